@@ -1,0 +1,290 @@
+package store
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+
+	"github.com/molar-pacs/molar/internal/dcm"
+)
+
+// recordVersion is written first in every record value. A store written by
+// a newer Molar refuses to be read by an older one rather than misread.
+const recordVersion = 1
+
+var errRecordVersion = errors.New("index record written by a newer version of Molar")
+
+type patientRec struct {
+	Attrs                      dcm.Attrs
+	Studies, Series, Instances int64
+}
+
+type studyRec struct {
+	Attrs             dcm.Attrs
+	PatientKey        string
+	Series, Instances int64
+	Modalities        []string
+	SOPClasses        []string
+	Received          int64 // unix nanoseconds of the first instance
+}
+
+type seriesRec struct {
+	Attrs     dcm.Attrs
+	Instances int64
+}
+
+type bulkRef struct {
+	Path           string
+	Offset, Length int64
+}
+
+type instanceRec struct {
+	Attrs          dcm.Attrs
+	BlobID         uint64
+	Size           int64
+	SHA256         [32]byte
+	Received       int64
+	TransferSyntax string
+	Deflated       bool
+	DatasetOffset  int64
+	Frames         []dcm.Frame
+	Bulk           []bulkRef
+}
+
+type encoder struct{ b []byte }
+
+func (e *encoder) uvarint(v uint64) { e.b = binary.AppendUvarint(e.b, v) }
+func (e *encoder) varint(v int64)   { e.b = binary.AppendVarint(e.b, v) }
+func (e *encoder) str(s string)     { e.uvarint(uint64(len(s))); e.b = append(e.b, s...) }
+func (e *encoder) strs(ss []string) {
+	e.uvarint(uint64(len(ss)))
+	for _, s := range ss {
+		e.str(s)
+	}
+}
+func (e *encoder) attrs(as dcm.Attrs) {
+	e.uvarint(uint64(len(as)))
+	for _, a := range as {
+		e.uvarint(uint64(a.Tag))
+		e.uvarint(uint64(a.VR))
+		e.strs(a.Values)
+	}
+}
+
+type decoder struct {
+	b   []byte
+	err error
+}
+
+func (d *decoder) fail(what string) {
+	if d.err == nil {
+		d.err = fmt.Errorf("corrupt index record: bad %s", what)
+	}
+}
+
+func (d *decoder) uvarint() uint64 {
+	if d.err != nil {
+		return 0
+	}
+	v, n := binary.Uvarint(d.b)
+	if n <= 0 {
+		d.fail("uvarint")
+		return 0
+	}
+	d.b = d.b[n:]
+	return v
+}
+
+func (d *decoder) varint() int64 {
+	if d.err != nil {
+		return 0
+	}
+	v, n := binary.Varint(d.b)
+	if n <= 0 {
+		d.fail("varint")
+		return 0
+	}
+	d.b = d.b[n:]
+	return v
+}
+
+func (d *decoder) str() string {
+	n := d.uvarint()
+	if d.err != nil {
+		return ""
+	}
+	if n > uint64(len(d.b)) {
+		d.fail("string length")
+		return ""
+	}
+	s := string(d.b[:n])
+	d.b = d.b[n:]
+	return s
+}
+
+func (d *decoder) strs() []string {
+	n := d.uvarint()
+	if n > uint64(len(d.b)) {
+		d.fail("list length")
+		return nil
+	}
+	if n == 0 {
+		return nil
+	}
+	out := make([]string, n)
+	for i := range out {
+		out[i] = d.str()
+	}
+	return out
+}
+
+func (d *decoder) attrs() dcm.Attrs {
+	n := d.uvarint()
+	if n > uint64(len(d.b)) {
+		d.fail("attribute count")
+		return nil
+	}
+	out := make(dcm.Attrs, n)
+	for i := range out {
+		out[i].Tag = dcm.Tag(d.uvarint())
+		out[i].VR = dcm.VR(d.uvarint())
+		out[i].Values = d.strs()
+	}
+	return out
+}
+
+func (d *decoder) version() {
+	v := d.uvarint()
+	if d.err == nil && v > recordVersion {
+		d.err = errRecordVersion
+	}
+}
+
+func (r *patientRec) encode() []byte {
+	e := encoder{b: []byte{recordVersion}}
+	e.attrs(r.Attrs)
+	e.varint(r.Studies)
+	e.varint(r.Series)
+	e.varint(r.Instances)
+	return e.b
+}
+
+func decodePatient(b []byte) (*patientRec, error) {
+	d := decoder{b: b}
+	d.version()
+	r := &patientRec{Attrs: d.attrs(), Studies: d.varint(), Series: d.varint(), Instances: d.varint()}
+	return r, d.err
+}
+
+func (r *studyRec) encode() []byte {
+	e := encoder{b: []byte{recordVersion}}
+	e.attrs(r.Attrs)
+	e.str(r.PatientKey)
+	e.varint(r.Series)
+	e.varint(r.Instances)
+	e.strs(r.Modalities)
+	e.strs(r.SOPClasses)
+	e.varint(r.Received)
+	return e.b
+}
+
+func decodeStudy(b []byte) (*studyRec, error) {
+	d := decoder{b: b}
+	d.version()
+	r := &studyRec{Attrs: d.attrs(), PatientKey: d.str(), Series: d.varint(), Instances: d.varint(),
+		Modalities: d.strs(), SOPClasses: d.strs(), Received: d.varint()}
+	return r, d.err
+}
+
+func (r *seriesRec) encode() []byte {
+	e := encoder{b: []byte{recordVersion}}
+	e.attrs(r.Attrs)
+	e.varint(r.Instances)
+	return e.b
+}
+
+func decodeSeries(b []byte) (*seriesRec, error) {
+	d := decoder{b: b}
+	d.version()
+	r := &seriesRec{Attrs: d.attrs(), Instances: d.varint()}
+	return r, d.err
+}
+
+func (r *instanceRec) encode() []byte {
+	e := encoder{b: []byte{recordVersion}}
+	e.attrs(r.Attrs)
+	e.uvarint(r.BlobID)
+	e.varint(r.Size)
+	e.b = append(e.b, r.SHA256[:]...)
+	e.varint(r.Received)
+	e.str(r.TransferSyntax)
+	if r.Deflated {
+		e.uvarint(1)
+	} else {
+		e.uvarint(0)
+	}
+	e.varint(r.DatasetOffset)
+	e.uvarint(uint64(len(r.Frames)))
+	for _, f := range r.Frames {
+		e.uvarint(uint64(len(f)))
+		for _, s := range f {
+			e.varint(s.Offset)
+			e.varint(s.Length)
+		}
+	}
+	e.uvarint(uint64(len(r.Bulk)))
+	for _, b := range r.Bulk {
+		e.str(b.Path)
+		e.varint(b.Offset)
+		e.varint(b.Length)
+	}
+	return e.b
+}
+
+func decodeInstance(b []byte) (*instanceRec, error) {
+	d := decoder{b: b}
+	d.version()
+	r := &instanceRec{Attrs: d.attrs(), BlobID: d.uvarint(), Size: d.varint()}
+	if d.err == nil {
+		if len(d.b) < 32 {
+			d.fail("hash")
+		} else {
+			copy(r.SHA256[:], d.b)
+			d.b = d.b[32:]
+		}
+	}
+	r.Received = d.varint()
+	r.TransferSyntax = d.str()
+	r.Deflated = d.uvarint() == 1
+	r.DatasetOffset = d.varint()
+	nf := d.uvarint()
+	if nf > uint64(len(d.b)) {
+		d.fail("frame count")
+		return nil, d.err
+	}
+	if nf > 0 {
+		r.Frames = make([]dcm.Frame, nf)
+	}
+	for i := range r.Frames {
+		ns := d.uvarint()
+		if ns > uint64(len(d.b)) {
+			d.fail("segment count")
+			return nil, d.err
+		}
+		f := make(dcm.Frame, ns)
+		for j := range f {
+			f[j].Offset = d.varint()
+			f[j].Length = d.varint()
+		}
+		r.Frames[i] = f
+	}
+	nb := d.uvarint()
+	if nb > uint64(len(d.b)) {
+		d.fail("bulk count")
+		return nil, d.err
+	}
+	for i := uint64(0); i < nb; i++ {
+		r.Bulk = append(r.Bulk, bulkRef{Path: d.str(), Offset: d.varint(), Length: d.varint()})
+	}
+	return r, d.err
+}

@@ -1,0 +1,362 @@
+package store
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sync"
+
+	"github.com/cockroachdb/pebble/v2"
+)
+
+// DuplicatePolicy says what happens when an instance arrives whose SOP
+// Instance UID is already stored with different bytes. Identical bytes are
+// always a success.
+type DuplicatePolicy int
+
+const (
+	// RejectDuplicates refuses the new instance with a Conflict reason.
+	RejectDuplicates DuplicatePolicy = iota
+	// ReplaceDuplicates keeps the newest instance and deletes the old one.
+	ReplaceDuplicates
+)
+
+// ParseDuplicatePolicy reads "reject" or "replace".
+func ParseDuplicatePolicy(s string) (DuplicatePolicy, error) {
+	switch s {
+	case "reject", "":
+		return RejectDuplicates, nil
+	case "replace":
+		return ReplaceDuplicates, nil
+	}
+	return 0, fmt.Errorf("duplicate policy %q: want reject or replace", s)
+}
+
+func (p DuplicatePolicy) String() string {
+	if p == ReplaceDuplicates {
+		return "replace"
+	}
+	return "reject"
+}
+
+// Options configure a Store.
+type Options struct {
+	// Dir holds the index (Dir/index) and, unless Blobs is set, the blobs
+	// (Dir/blobs).
+	Dir        string
+	Duplicates DuplicatePolicy
+	Blobs      Blobs // nil: files under Dir/blobs
+	Logger     *slog.Logger
+	// CacheSize is Pebble's block cache in bytes; 0 picks 64 MiB.
+	CacheSize int64
+}
+
+// Store is the archive. It is safe for concurrent use.
+type Store struct {
+	db     *pebble.DB
+	blobs  Blobs
+	log    *slog.Logger
+	policy DuplicatePolicy
+	lease  *blobLease
+
+	commits chan *commitReq
+	stop    chan struct{}
+	wg      sync.WaitGroup
+
+	closeOnce sync.Once
+	closeErr  error
+}
+
+// Open opens (creating if needed) the store in opts.Dir and recovers from
+// any crash: blobs written but never indexed are removed, deletions that
+// were indexed but not yet applied to blobs are finished.
+func Open(ctx context.Context, opts Options) (*Store, error) {
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.Dir == "" {
+		return nil, errors.New("open store: no directory")
+	}
+	if err := os.MkdirAll(opts.Dir, 0o755); err != nil {
+		return nil, fmt.Errorf("open store: %w", err)
+	}
+	blobs := opts.Blobs
+	if blobs == nil {
+		fb, err := NewFileBlobs(filepath.Join(opts.Dir, "blobs"))
+		if err != nil {
+			return nil, fmt.Errorf("open store: %w", err)
+		}
+		blobs = fb
+	}
+	db, err := openPebble(filepath.Join(opts.Dir, "index"), opts.CacheSize, opts.Logger)
+	if err != nil {
+		return nil, err
+	}
+	s := &Store{
+		db:      db,
+		blobs:   blobs,
+		log:     opts.Logger,
+		policy:  opts.Duplicates,
+		commits: make(chan *commitReq, 256),
+		stop:    make(chan struct{}),
+	}
+	if err := s.recover(ctx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open store: recover: %w", err)
+	}
+	s.wg.Add(1)
+	go s.commitLoop()
+	return s, nil
+}
+
+func openPebble(dir string, cacheSize int64, log *slog.Logger) (*pebble.DB, error) {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	if cacheSize <= 0 {
+		cacheSize = 64 << 20
+	}
+	cache := pebble.NewCache(cacheSize)
+	defer cache.Unref()
+	db, err := pebble.Open(dir, &pebble.Options{
+		FormatMajorVersion: pebble.FormatNewest,
+		Logger:             pebbleLogger{log},
+		Cache:              cache,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("open index %s: %w", dir, err)
+	}
+	return db, nil
+}
+
+// pebbleLogger keeps Pebble quiet: its informational chatter is dropped,
+// errors go to the structured log.
+type pebbleLogger struct{ log *slog.Logger }
+
+func (pebbleLogger) Infof(string, ...any) {}
+func (l pebbleLogger) Errorf(format string, args ...any) {
+	l.log.Error("pebble", "msg", fmt.Sprintf(format, args...))
+}
+func (l pebbleLogger) Fatalf(format string, args ...any) {
+	l.log.Error("pebble fatal", "msg", fmt.Sprintf(format, args...))
+	panic(fmt.Sprintf(format, args...))
+}
+
+// Close waits for in-flight commits, records a clean blob lease and closes
+// the index.
+func (s *Store) Close() error {
+	s.closeOnce.Do(func() {
+		close(s.stop)
+		s.wg.Wait()
+		if err := s.lease.close(); err != nil {
+			s.closeErr = err
+		}
+		if err := s.db.Close(); err != nil && s.closeErr == nil {
+			s.closeErr = fmt.Errorf("close index: %w", err)
+		}
+	})
+	return s.closeErr
+}
+
+// recover runs at Open, before any writer exists.
+func (s *Store) recover(ctx context.Context) error {
+	// Deletions committed to the index whose blobs may still exist.
+	var pending []uint64
+	if err := s.scan(ctx, []byte{tDeleteBlob}, prefixEnd([]byte{tDeleteBlob}), func(k, _ []byte) error {
+		if len(k) == 9 {
+			pending = append(pending, binary.BigEndian.Uint64(k[1:]))
+		}
+		return nil
+	}); err != nil {
+		return err
+	}
+	if len(pending) > 0 {
+		if err := s.finishBlobDeletes(pending); err != nil {
+			return err
+		}
+		s.log.Info("store recovery: finished interrupted deletions", "blobs", len(pending))
+	}
+
+	lease, err := loadLease(s.db)
+	if err != nil {
+		return err
+	}
+	// Blobs in the last lease that the index does not own were being written
+	// when the process stopped: no one was told they were stored.
+	removed := 0
+	err = s.blobs.Walk(lease.floor, lease.high, func(id uint64, _ int64) error {
+		_, closer, err := s.db.Get(blobKey(tBlob, id))
+		if err == nil {
+			closer.Close()
+			return nil
+		}
+		if !errors.Is(err, pebble.ErrNotFound) {
+			return err
+		}
+		removed++
+		return s.blobs.Remove(id)
+	})
+	if err != nil {
+		return fmt.Errorf("sweep unindexed blobs: %w", err)
+	}
+	if removed > 0 {
+		s.log.Info("store recovery: removed blobs of unacknowledged instances", "blobs", removed)
+	}
+	s.lease = lease
+	return lease.start()
+}
+
+func (s *Store) finishBlobDeletes(ids []uint64) error {
+	b := s.db.NewBatch()
+	defer b.Close()
+	for _, id := range ids {
+		if err := s.blobs.Remove(id); err != nil {
+			return err
+		}
+		if err := b.Delete(blobKey(tDeleteBlob, id), nil); err != nil {
+			return err
+		}
+	}
+	return b.Commit(pebble.NoSync)
+}
+
+// scan calls fn for every key in [from, to).
+func (s *Store) scan(ctx context.Context, from, to []byte, fn func(k, v []byte) error) error {
+	it, err := s.db.NewIterWithContext(ctx, &pebble.IterOptions{LowerBound: from, UpperBound: to})
+	if err != nil {
+		return err
+	}
+	defer it.Close()
+	for ok := it.First(); ok; ok = it.Next() {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		v, err := it.ValueAndErr()
+		if err != nil {
+			return err
+		}
+		if err := fn(it.Key(), v); err != nil {
+			return err
+		}
+	}
+	return it.Error()
+}
+
+// get returns a copy of the value at k, or nil if absent.
+func (s *Store) get(k []byte) ([]byte, error) {
+	v, closer, err := s.db.Get(k)
+	if errors.Is(err, pebble.ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	defer closer.Close()
+	out := make([]byte, len(v))
+	copy(out, v)
+	return out, nil
+}
+
+// blobLease hands out blob IDs. IDs are reserved in blocks whose bounds are
+// written to the index (with fsync) before any blob in the block exists, so
+// after a crash only blobs in [floor, high) need checking against the index.
+type blobLease struct {
+	db *pebble.DB
+
+	mu       sync.Mutex
+	next     uint64
+	high     uint64
+	floor    uint64
+	inflight map[uint64]struct{}
+}
+
+const leaseBlock = 4096
+
+var leaseKey = []byte{tMeta, 'l', 'e', 'a', 's', 'e'}
+
+func loadLease(db *pebble.DB) (*blobLease, error) {
+	l := &blobLease{db: db, next: 1, high: 1, floor: 1, inflight: map[uint64]struct{}{}}
+	v, closer, err := db.Get(leaseKey)
+	if errors.Is(err, pebble.ErrNotFound) {
+		return l, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read blob lease: %w", err)
+	}
+	defer closer.Close()
+	if len(v) != 16 {
+		return nil, fmt.Errorf("read blob lease: corrupt value")
+	}
+	l.floor = binary.BigEndian.Uint64(v)
+	l.high = binary.BigEndian.Uint64(v[8:])
+	l.next = l.high
+	return l, nil
+}
+
+// start begins a fresh block above everything handed out before.
+func (l *blobLease) start() error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.floor = l.next
+	return l.extendLocked()
+}
+
+func (l *blobLease) extendLocked() error {
+	floor := l.next
+	for id := range l.inflight {
+		floor = min(floor, id)
+	}
+	high := l.next + leaseBlock
+	if err := l.write(floor, high); err != nil {
+		return err
+	}
+	l.floor, l.high = floor, high
+	return nil
+}
+
+func (l *blobLease) write(floor, high uint64) error {
+	v := make([]byte, 16)
+	binary.BigEndian.PutUint64(v, floor)
+	binary.BigEndian.PutUint64(v[8:], high)
+	if err := l.db.Set(leaseKey, v, pebble.Sync); err != nil {
+		return fmt.Errorf("write blob lease: %w", err)
+	}
+	return nil
+}
+
+func (l *blobLease) alloc() (uint64, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.next >= l.high {
+		if err := l.extendLocked(); err != nil {
+			return 0, err
+		}
+	}
+	id := l.next
+	l.next++
+	l.inflight[id] = struct{}{}
+	return id, nil
+}
+
+func (l *blobLease) release(id uint64) {
+	l.mu.Lock()
+	delete(l.inflight, id)
+	l.mu.Unlock()
+}
+
+// close records that nothing is in flight, so the next Open checks no blob.
+func (l *blobLease) close() error {
+	if l == nil {
+		return nil
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if len(l.inflight) > 0 {
+		return nil
+	}
+	return l.write(l.next, l.next)
+}
