@@ -83,6 +83,7 @@ func (s *Store) commitLoop() {
 
 func (s *Store) applyGroup(group []*commitReq) {
 	defer func() {
+		s.counters.count(group)
 		for _, req := range group {
 			close(req.done)
 		}
@@ -371,7 +372,10 @@ func (t *txn) indexStudy(uid string, st *studyRec, op func(k, v []byte) error) e
 		keys = append(keys, indexKey(ixPatientID, v, uid))
 	}
 	if v := st.Attrs.First(dcm.StudyDate); v != "" {
-		keys = append(keys, indexKey(ixStudyDate, normalizeDate(v), uid))
+		// The date index holds the form match.Range bounds use.
+		if d, ok := match.NormalizeTemporal(dcm.DA, v); ok {
+			keys = append(keys, indexKey(ixStudyDate, d, uid))
+		}
 	}
 	for _, name := range nameForms(st.Attrs.First(dcm.PatientName)) {
 		keys = append(keys, indexKey(ixPatientName, name, uid))
@@ -592,10 +596,6 @@ func (t *txn) flush() error {
 // frame is not in the archive.
 var ErrNotFound = errors.New("not found")
 
-func normalizeDate(d string) string {
-	return string(bytes.ReplaceAll([]byte(d), []byte("."), nil))
-}
-
 // nameForms returns the normalised forms of each component group of a
 // person name, for the full-name index.
 func nameForms(pn string) []string {
@@ -613,7 +613,7 @@ func nameForms(pn string) []string {
 func nameWords(pn string) []string {
 	var out []string
 	for _, g := range splitGroups(pn) {
-		for _, w := range bytes.FieldsFunc([]byte(match.NormalizeName(g)), func(r rune) bool { return r == '^' || r == ' ' }) {
+		for _, w := range bytes.FieldsFunc([]byte(match.NormalizeName(g)), isNameSeparator) {
 			if s := string(w); !slices.Contains(out, s) {
 				out = append(out, s)
 			}
@@ -621,6 +621,10 @@ func nameWords(pn string) []string {
 	}
 	return out
 }
+
+// isNameSeparator splits person names into the words fuzzy matching
+// compares: components, spaces and hyphens ("SMITH-JONES" has JONES).
+func isNameSeparator(r rune) bool { return r == '^' || r == ' ' || r == '-' }
 
 func splitGroups(pn string) []string {
 	if pn == "" {

@@ -152,7 +152,11 @@ func (s *Store) ingest(ctx context.Context, r io.Reader, meta *Meta) (*Result, e
 	file, err := dcm.ParsePart10(tee, dcm.ParseOptions{})
 	if err != nil {
 		w.Abort()
-		return nil, parseReject(err)
+		err = parseReject(err)
+		if _, ok := IsReject(err); ok {
+			s.counters.rejected.Add(1)
+		}
+		return nil, err
 	}
 	if err := w.Commit(); err != nil {
 		s.blobs.Remove(id)
@@ -161,6 +165,7 @@ func (s *Store) ingest(ctx context.Context, r io.Reader, meta *Meta) (*Result, e
 	inst, err := describe(file, meta)
 	if err != nil {
 		s.blobs.Remove(id)
+		s.counters.rejected.Add(1)
 		return nil, err
 	}
 	inst.rec.BlobID = id

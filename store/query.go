@@ -382,7 +382,7 @@ func fuzzyAnchor(keys []Key) string {
 			continue
 		}
 		best := ""
-		for _, w := range strings.FieldsFunc(match.NormalizeName(k.Value), func(r rune) bool { return r == '^' || r == ' ' || r == '=' }) {
+		for _, w := range strings.FieldsFunc(match.NormalizeName(k.Value), func(r rune) bool { return isNameSeparator(r) || r == '=' }) {
 			if i := strings.IndexAny(w, "*?"); i >= 0 {
 				w = w[:i]
 			}

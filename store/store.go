@@ -67,6 +67,8 @@ type Store struct {
 	stop    chan struct{}
 	wg      sync.WaitGroup
 
+	counters counters
+
 	closeOnce sync.Once
 	closeErr  error
 }

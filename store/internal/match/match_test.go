@@ -363,7 +363,7 @@ func TestNormalizeName(t *testing.T) {
 		{"ﾔﾏﾀﾞ", "ヤマダ"},
 		{"김민수", "김민수"},
 		{"smi*", "SMI*"},
-		{"Łukasz", "ŁUKASZ"}, // Ł is a letter of its own, not L with a mark
+		{"Łukasz", "ŁUKASZ"},           // Ł is a letter of its own, not L with a mark
 		{"\xf4\u06c0", "\ufffd\u06d5"}, // invalid UTF-8 before a decomposable letter
 	}
 	for _, tt := range tests {

@@ -1,0 +1,184 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+var molarBin string
+
+// TestMain builds the real binary once: these tests run it as an operator
+// would.
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "molar-bin")
+	if err != nil {
+		panic(err)
+	}
+	molarBin = filepath.Join(dir, "molar")
+	out, err := exec.Command("go", "build", "-o", molarBin, ".").CombinedOutput()
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "build molar: %v\n%s", err, out)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+func molar(t *testing.T, args ...string) (stdout string, code int) {
+	t.Helper()
+	cmd := exec.Command(molarBin, args...)
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	err := cmd.Run()
+	var ee *exec.ExitError
+	switch {
+	case err == nil:
+	case errors.As(err, &ee):
+		code = ee.ExitCode()
+	default:
+		t.Fatalf("molar %v: %v", args, err)
+	}
+	return out.String() + errb.String(), code
+}
+
+func TestServeHealthMetricsAndGracefulStop(t *testing.T) {
+	data := t.TempDir()
+	cmd := exec.Command(molarBin, "serve", "--data", data, "--http", "127.0.0.1:0", "--demo", "--api-token", "s3cret-token")
+	stdout, _ := cmd.StdoutPipe()
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Process.Kill()
+
+	// The banner tells the operator where to point a browser.
+	addr := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		re := regexp.MustCompile(`Browser:\s+http://(\S+)/`)
+		for sc.Scan() {
+			if m := re.FindStringSubmatch(sc.Text()); m != nil {
+				addr <- m[1]
+			}
+		}
+	}()
+	var base string
+	select {
+	case a := <-addr:
+		base = "http://" + a
+	case <-time.After(20 * time.Second):
+		t.Fatalf("no banner; stderr:\n%s", stderr.String())
+	}
+
+	get := func(path string) (int, string) {
+		resp, err := http.Get(base + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	if code, body := get("/healthz"); code != 200 || !strings.Contains(body, `"ok"`) {
+		t.Errorf("/healthz: %d %s", code, body)
+	}
+	code, body := get("/metrics")
+	if code != 200 || !regexp.MustCompile(`molar_store_instances_stored_total [1-9]`).MatchString(body) {
+		t.Errorf("/metrics does not count the demo instances: %d\n%.2000s", code, body)
+	}
+	if code, _ := get("/no-such-page"); code != 404 {
+		t.Errorf("unknown path: %d, want 404", code)
+	}
+
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("serve exited with %v after SIGTERM; stderr:\n%s", err, stderr.String())
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("serve did not stop after SIGTERM")
+	}
+	logs := stderr.String()
+	if !strings.Contains(logs, "archive closed cleanly") {
+		t.Errorf("no clean close in the log:\n%s", logs)
+	}
+	if strings.Contains(logs, "s3cret-token") {
+		t.Error("the API token appears in the log")
+	}
+
+	// The data directory is consistent after a graceful stop.
+	if out, code := molar(t, "fsck", "--data", data); code != 0 || !strings.Contains(out, "0 problems") {
+		t.Errorf("fsck after serve: exit %d\n%s", code, out)
+	}
+}
+
+func TestImportIsSafeToRerun(t *testing.T) {
+	src := t.TempDir()
+	files, _ := filepath.Glob("/usr/lib/python3/dist-packages/pydicom/data/test_files/*.dcm")
+	if len(files) < 50 {
+		t.Fatal("pydicom test files missing: run scripts/install-deps.sh")
+	}
+	for _, f := range []string{"CT_small.dcm", "MR_small.dcm", "JPEG2000.dcm", "MR_truncated.dcm", "no_meta.dcm"} {
+		b, err := os.ReadFile(filepath.Join("/usr/lib/python3/dist-packages/pydicom/data/test_files", f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		os.MkdirAll(filepath.Join(src, "sub"), 0o755)
+		os.WriteFile(filepath.Join(src, "sub", f), b, 0o644)
+	}
+	data := t.TempDir()
+
+	out, code := molar(t, "import", "--data", data, src)
+	if code != exitRejected {
+		t.Fatalf("first import: exit %d, want %d\n%s", code, exitRejected, out)
+	}
+	for _, want := range []string{"stored:          3", "rejected:        2", "truncated", "MR_truncated.dcm", "not DICOM"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("first import summary lacks %q:\n%s", want, out)
+		}
+	}
+	out, _ = molar(t, "import", "--data", data, src)
+	if !strings.Contains(out, "stored:          0") || !strings.Contains(out, "already present: 3") {
+		t.Errorf("re-run is not idempotent:\n%s", out)
+	}
+	if out, code := molar(t, "fsck", "--data", data); code != 0 {
+		t.Errorf("fsck: exit %d\n%s", code, out)
+	}
+	if out, code := molar(t, "import", "--data", data); code != exitUsage {
+		t.Errorf("import without paths: exit %d\n%s", code, out)
+	}
+}
+
+func TestBadCommandLines(t *testing.T) {
+	for _, args := range [][]string{
+		{"frobnicate"},
+		{"serve", "--no-such-flag"},
+		{"serve", "--peer", "missing-port"},
+	} {
+		if out, code := molar(t, args...); code != exitUsage {
+			t.Errorf("molar %v: exit %d, want %d\n%s", args, code, exitUsage, out)
+		}
+	}
+	if out, code := molar(t, "serve", "--aet", "THIS_AE_TITLE_IS_TOO_LONG"); code != 1 || !strings.Contains(out, "AE title") {
+		t.Errorf("bad AE title: exit %d\n%s", code, out)
+	}
+}

@@ -1,0 +1,108 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/molar-pacs/molar/internal/config"
+	"github.com/molar-pacs/molar/internal/demo"
+	"github.com/molar-pacs/molar/internal/telemetry"
+	"github.com/molar-pacs/molar/store"
+)
+
+func openStore(ctx context.Context, cfg *config.Config, log *slog.Logger) (*store.Store, error) {
+	policy, err := store.ParseDuplicatePolicy(cfg.Duplicates)
+	if err != nil {
+		return nil, err
+	}
+	s, err := store.Open(ctx, store.Options{Dir: cfg.DataDir, Duplicates: policy, Logger: log})
+	if err != nil {
+		return nil, fmt.Errorf("%w (is another molar using %s?)", err, cfg.DataDir)
+	}
+	return s, nil
+}
+
+func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	cfg, _, err := loadConfig("serve", args, stderr, nil)
+	if err != nil {
+		return err
+	}
+	log := newLogger(cfg, stderr)
+	grace, err := time.ParseDuration(cfg.ShutdownGrace)
+	if err != nil {
+		return fmt.Errorf("shutdown grace %q: %w", cfg.ShutdownGrace, err)
+	}
+	log.Info("starting molar", "version", version, "config", fmt.Sprintf("%+v", cfg.Redacted()))
+
+	archive, err := openStore(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err := archive.Close(); err != nil {
+			log.Error("closing archive", "err", err)
+		} else {
+			log.Info("archive closed cleanly")
+		}
+	}()
+	if cfg.Demo {
+		n, err := demo.Seed(ctx, archive)
+		if err != nil {
+			return fmt.Errorf("seed demo data: %w", err)
+		}
+		log.Info("demo data ready", "new_instances", n, "studies", len(demo.Patients))
+	}
+
+	mux := http.NewServeMux()
+	mux.Handle("GET /healthz", telemetry.HealthHandler(archive, log))
+	mux.Handle("GET /metrics", telemetry.MetricsHandler(telemetry.NewRegistry(archive)))
+	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		fmt.Fprintf(w, "Molar %s is running.\n\nHealth: /healthz\nMetrics: /metrics\n", version)
+	})
+	srv := &http.Server{
+		Handler:           mux,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+		BaseContext:       func(net.Listener) context.Context { return ctx },
+	}
+	ln, err := net.Listen("tcp", cfg.HTTPAddr)
+	if err != nil {
+		return fmt.Errorf("listen http %s: %w", cfg.HTTPAddr, err)
+	}
+	fmt.Fprintf(stdout, "Molar %s is serving.\n  Browser:  http://%s/\n  Archive:  %s\n  DICOM:    AE title %s on %s (the DICOM listener arrives with DIMSE support)\n",
+		version, browserAddr(ln.Addr()), cfg.DataDir, cfg.AETitle, cfg.DICOMAddr)
+
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return fmt.Errorf("http server: %w", err)
+	case <-ctx.Done():
+	}
+	log.Info("shutting down: finishing in-flight requests", "grace", grace)
+	sctx, cancel := context.WithTimeout(context.Background(), grace)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		log.Warn("http shutdown", "err", err)
+	}
+	return nil
+}
+
+// browserAddr turns a wildcard listen address into one a browser can open.
+func browserAddr(a net.Addr) string {
+	tcp, ok := a.(*net.TCPAddr)
+	if !ok || tcp.IP.IsUnspecified() {
+		if ok {
+			return fmt.Sprintf("localhost:%d", tcp.Port)
+		}
+	}
+	return a.String()
+}

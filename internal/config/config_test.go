@@ -1,0 +1,84 @@
+package config
+
+import (
+	"flag"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestPrecedence(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "molar.toml")
+	os.WriteFile(file, []byte(`
+data = "/from/file"
+http = ":9000"
+ae_title = "FILEAE"
+[[peers]]
+ae_title = "HOSP"
+host = "10.0.0.5"
+port = 104
+`), 0o644)
+	env := map[string]string{"MOLAR_HTTP": ":9100", "MOLAR_DEMO": "true"}
+	c := Default()
+	if err := c.Load(file, func(k string) string { return env[k] }); err != nil {
+		t.Fatal(err)
+	}
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	c.Flags(fs)
+	if err := fs.Parse([]string{"--aet", "FLAGAE", "--peer", "PACS=127.0.0.1:4242"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct{ name, got, want string }{
+		{"data from file", c.DataDir, "/from/file"},
+		{"http from env over file", c.HTTPAddr, ":9100"},
+		{"aet from flag over file", c.AETitle, "FLAGAE"},
+		{"dicom default", c.DICOMAddr, ":11112"},
+	} {
+		if tc.got != tc.want {
+			t.Errorf("%s: got %q, want %q", tc.name, tc.got, tc.want)
+		}
+	}
+	if !c.Demo {
+		t.Error("MOLAR_DEMO=true not applied")
+	}
+	if len(c.Peers) != 2 || c.Peers[0].AETitle != "HOSP" || c.Peers[1] != (Peer{"PACS", "127.0.0.1", 4242}) {
+		t.Errorf("peers: %+v", c.Peers)
+	}
+}
+
+func TestErrors(t *testing.T) {
+	dir := t.TempDir()
+	bad := filepath.Join(dir, "bad.toml")
+	os.WriteFile(bad, []byte("htp = \":1\"\n"), 0o644)
+	c := Default()
+	if err := c.Load(bad, func(string) string { return "" }); err == nil || !strings.Contains(err.Error(), "unknown setting") {
+		t.Errorf("misspelt setting: got %v", err)
+	}
+	for _, p := range []string{"NOPORT=host", "=h:1", "TOOLONGAETITLE123=h:1", "A=h:0", "A=h:x"} {
+		if _, err := ParsePeer(p); err == nil {
+			t.Errorf("ParsePeer(%q) accepted", p)
+		}
+	}
+	for _, mod := range []func(*Config){
+		func(c *Config) { c.AETitle = "" },
+		func(c *Config) { c.HTTPAddr = "8080" },
+		func(c *Config) { c.Duplicates = "keep" },
+		func(c *Config) { c.LogFormat = "xml" },
+	} {
+		c := Default()
+		mod(&c)
+		if err := c.Validate(); err == nil {
+			t.Errorf("invalid config accepted: %+v", c)
+		}
+	}
+	c = Default()
+	c.APIToken = "secret"
+	if r := c.Redacted(); r.APIToken == "secret" {
+		t.Error("Redacted leaks the API token")
+	}
+}
