@@ -45,6 +45,11 @@ func Frames(ds *Dataset) ([]Frame, error) {
 	if !ok {
 		spp = 1
 	}
+	if pi := ds.String(PhotometricInterpretation); pi == "YBR_FULL_422" || pi == "YBR_PARTIAL_422" {
+		// Chroma is halved horizontally: each pair of pixels is stored as
+		// Y Y Cb Cr, two samples per pixel, not three (PS3.3 C.7.6.3.1.2).
+		spp = 2
+	}
 	frameBits := int64(rows) * int64(cols) * int64(spp) * int64(bits)
 	if frameBits <= 0 {
 		return nil, fmt.Errorf("pixel data without usable Rows, Columns and Bits Allocated")
@@ -135,6 +140,10 @@ func groupByOffsets(frags []Fragment, base int64, starts []int64, whole func([]F
 	frames := make([]Frame, 0, len(starts))
 	fi := 0
 	for k, start := range starts {
+		if k > 0 && start <= starts[k-1] {
+			// Else a frame would get no fragments, or another's.
+			return nil, fmt.Errorf("offset table entry %d (%d) does not follow entry %d (%d)", k, start, k-1, starts[k-1])
+		}
 		// Find the fragment whose item begins at start.
 		for fi < len(frags) && frags[fi].Offset-8-base < start {
 			fi++

@@ -4,6 +4,7 @@ import (
 	"encoding/base64"
 	"encoding/binary"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -25,8 +26,9 @@ type JSONWriter struct {
 	Skip func(Tag) bool
 }
 
-// Append appends the JSON object for ds to dst. Group lengths are omitted,
-// text is converted to UTF-8 per Specific Character Set.
+// Append appends the JSON object for ds to dst. Group lengths and Data Set
+// Trailing Padding are omitted, text is converted to UTF-8 per Specific
+// Character Set, and of repeated tags only the first is written.
 func (w *JSONWriter) Append(dst []byte, ds *Dataset) []byte {
 	cs, _ := ds.CharacterSet(nil)
 	return w.appendDataset(dst, ds, cs, "")
@@ -37,8 +39,14 @@ func (w *JSONWriter) appendDataset(dst []byte, ds *Dataset, inherit *charset.Set
 	bo := ds.ByteOrder()
 	dst = append(dst, '{')
 	first := true
-	for _, e := range ds.Elements {
-		if e.Tag.IsGroupLength() || (w.Skip != nil && w.Skip(e.Tag)) {
+	for i, e := range ds.Elements {
+		if e.Tag.IsGroupLength() || e.Tag == dataSetTrailingPadding || (w.Skip != nil && w.Skip(e.Tag)) {
+			continue
+		}
+		if i > 0 && ds.Elements[i-1].Tag == e.Tag {
+			// A repeated tag would repeat a JSON member name (RFC 8259
+			// 4: names should be unique). Elements are sorted, so
+			// repeats are neighbours; keep the first, as Find does.
 			continue
 		}
 		if !first {
@@ -81,7 +89,7 @@ func (w *JSONWriter) appendValue(dst []byte, e *Element, bo binary.ByteOrder, cs
 		return dst
 	case e.VR.IsBinary():
 		dst = append(dst, `,"InlineBinary":"`...)
-		dst = base64.StdEncoding.AppendEncode(dst, e.Value)
+		dst = base64.StdEncoding.AppendEncode(dst, littleEndianValue(e, bo))
 		return append(dst, '"')
 	case e.VR == PN:
 		vals := textValues(PN, e.Value, cs)
@@ -129,6 +137,37 @@ func (w *JSONWriter) appendValue(dst []byte, e *Element, bo binary.ByteOrder, cs
 	default:
 		return w.appendBinaryNumbers(dst, e, bo)
 	}
+}
+
+// dataSetTrailingPadding (FFFC,FFFC) pads a file and has no meaning
+// (PS3.10 7.2); it is not an attribute a client should see.
+const dataSetTrailingPadding Tag = 0xFFFCFFFC
+
+// littleEndianValue returns a binary value in little endian byte order.
+// InlineBinary is encoded in the transfer syntax of the JSON
+// (application/dicom+json's transfer-syntax parameter, PS3.18 F.2.7),
+// which we never set, so it is the default Explicit VR Little Endian:
+// the words of OW, OF, OL, OD and OV from a big endian dataset are swapped.
+// OB and UN are bytes and stay as they are.
+func littleEndianValue(e *Element, bo binary.ByteOrder) []byte {
+	var size int
+	switch e.VR {
+	case OW:
+		size = 2
+	case OF, OL:
+		size = 4
+	case OD, OV:
+		size = 8
+	}
+	if size == 0 || bo != binary.BigEndian {
+		return e.Value
+	}
+	out := make([]byte, len(e.Value))
+	copy(out, e.Value)
+	for i := 0; i+size <= len(out); i += size {
+		slices.Reverse(out[i : i+size])
+	}
+	return out
 }
 
 func (w *JSONWriter) appendBinaryNumbers(dst []byte, e *Element, bo binary.ByteOrder) []byte {

@@ -232,6 +232,43 @@ type parser struct {
 	raw      *countingReader
 	rawStart int64
 	scratch  [12]byte
+
+	top *Dataset // the dataset being parsed, for Pixel Representation
+}
+
+// pixelValueTags are attributes holding pixel values, which the data
+// dictionary (PS3.6) gives as "US or SS": which one follows Pixel
+// Representation (0028,0103). Explicit VR streams say it; implicit VR
+// ones leave it to the reader, and DictionaryVR's first choice, US, turns
+// negative values of signed images into large positive ones.
+var pixelValueTags = map[Tag]bool{
+	0x00280104: true, // Smallest Valid Pixel Value (retired)
+	0x00280105: true, // Largest Valid Pixel Value (retired)
+	0x00280106: true, // Smallest Image Pixel Value
+	0x00280107: true, // Largest Image Pixel Value
+	0x00280108: true, // Smallest Pixel Value in Series
+	0x00280109: true, // Largest Pixel Value in Series
+	0x00280110: true, // Smallest Image Pixel Value in Plane (retired)
+	0x00280111: true, // Largest Image Pixel Value in Plane (retired)
+	0x00280120: true, // Pixel Padding Value
+	0x00280121: true, // Pixel Padding Range Limit
+	0x00409211: true, // Real World Value Last Value Mapped
+	0x00409216: true, // Real World Value First Value Mapped
+	0x00603004: true, // Histogram First Bin Value
+	0x00603006: true, // Histogram Last Bin Value
+}
+
+// signedPixels reports whether Pixel Representation is 1 (two's complement)
+// in ds or, for a sequence item that has none, in the top-level dataset.
+// Tags are ascending, so (0028,0103) is already read when a pixel value
+// attribute of the same dataset arrives.
+func (p *parser) signedPixels(ds *Dataset) bool {
+	for _, d := range []*Dataset{ds, p.top} {
+		if n, ok := d.Int(PixelRepresentation); ok {
+			return n == 1
+		}
+	}
+	return false
 }
 
 // consumed returns how many bytes of the original stream were read.
@@ -262,10 +299,18 @@ func (p *parser) parseMeta() (*Dataset, error) {
 			break
 		}
 		head, err := p.r.Peek(2)
-		if err != nil || binary.LittleEndian.Uint16(head) != 0x0002 {
-			if err != nil && err != io.EOF {
+		if err != nil {
+			if err != io.EOF {
 				return nil, fmt.Errorf("%w: reading file meta information: %v", ErrTruncated, err)
 			}
+			if end >= 0 && p.pos < end {
+				// The group length promised more: the stream was cut
+				// inside the file meta information.
+				return nil, fmt.Errorf("%w: file meta information ends at offset %d, its group length says %d", ErrTruncated, p.pos, end)
+			}
+			break
+		}
+		if binary.LittleEndian.Uint16(head) != 0x0002 {
 			break
 		}
 		e, err := p.readElement(0)
@@ -301,6 +346,7 @@ func (p *parser) parseBody(ts TransferSyntax) (*Dataset, error) {
 		p.pos = 0
 	}
 	ds := &Dataset{BigEndian: ts.BigEndian}
+	p.top = ds
 	if err := p.parseItems(ds, -1, 0); err != nil {
 		return nil, err
 	}
@@ -349,6 +395,9 @@ func (p *parser) parseItems(ds *Dataset, end int64, depth int) error {
 		if e.Tag.Group() == 0xFFFE {
 			return fmt.Errorf("%w: unexpected %s at offset %d", ErrMalformed, e.Tag, e.Offset-8)
 		}
+		if p.implicit && e.VR == US && pixelValueTags[e.Tag] && p.signedPixels(ds) {
+			e.VR = SS
+		}
 		if e.Tag < last {
 			// Out-of-order elements: keep them, but keep Find correct.
 			ds.Elements = insertSorted(ds.Elements, e)
@@ -378,10 +427,27 @@ func (p *parser) read(n int) ([]byte, error) {
 }
 
 func truncated(what string, at int64, err error) error {
-	if err == io.EOF || err == io.ErrUnexpectedEOF {
+	switch {
+	case err == io.EOF || err == io.ErrUnexpectedEOF:
 		return fmt.Errorf("%w: %s at offset %d", ErrTruncated, what, at)
+	case isCorruptDeflate(err):
+		return fmt.Errorf("%w: %s at offset %d: %v", ErrMalformed, what, at, err)
 	}
 	return fmt.Errorf("reading %s at offset %d: %w", what, at, err)
+}
+
+// shortValue reports a value the stream did not hold in full: the stream
+// ended (ErrTruncated), or the deflated dataset broke off (ErrMalformed).
+func shortValue(what string, length uint32, at int64, n int, err error) error {
+	if isCorruptDeflate(err) {
+		return fmt.Errorf("%w: %s at offset %d: %v", ErrMalformed, what, at, err)
+	}
+	return fmt.Errorf("%w: %s declares %d bytes at offset %d, only %d remain", ErrTruncated, what, length, at, n)
+}
+
+func isCorruptDeflate(err error) bool {
+	var ce flate.CorruptInputError
+	return errors.As(err, &ce)
 }
 
 // readElement reads one element header and its value (or skips the value).
@@ -463,7 +529,7 @@ func (p *parser) readElement(depth int) (*Element, error) {
 		n, err := p.r.Discard(int(e.Length))
 		p.pos += int64(n)
 		if err != nil {
-			return nil, fmt.Errorf("%w: %s declares %d bytes at offset %d, only %d remain", ErrTruncated, tag, e.Length, e.Offset, n)
+			return nil, shortValue(tag.String(), e.Length, e.Offset, n, err)
 		}
 		return e, nil
 	}
@@ -471,7 +537,7 @@ func (p *parser) readElement(depth int) (*Element, error) {
 	n, err := io.ReadFull(p.r, e.Value)
 	p.pos += int64(n)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %s declares %d bytes at offset %d, only %d remain", ErrTruncated, tag, e.Length, e.Offset, n)
+		return nil, shortValue(tag.String(), e.Length, e.Offset, n, err)
 	}
 	return e, nil
 }
@@ -547,14 +613,14 @@ func (p *parser) readFragments(e *Element) error {
 			if length%4 != 0 || length > 64<<20 {
 				return fmt.Errorf("%w: basic offset table of %d bytes at offset %d", ErrMalformed, length, at)
 			}
-			tab := make([]byte, length)
-			n, err := io.ReadFull(p.r, tab)
-			p.pos += int64(n)
-			if err != nil {
-				return truncated("basic offset table", at, err)
-			}
-			for i := 0; i+4 <= len(tab); i += 4 {
-				e.BasicOffsetTable = append(e.BasicOffsetTable, p.bo.Uint32(tab[i:]))
+			// Entry by entry: the length is only a claim, and memory
+			// must grow with the bytes that really arrive.
+			for range length / 4 {
+				b, err := p.read(4)
+				if err != nil {
+					return truncated("basic offset table", at, err)
+				}
+				e.BasicOffsetTable = append(e.BasicOffsetTable, p.bo.Uint32(b))
 			}
 			continue
 		}
@@ -566,7 +632,7 @@ func (p *parser) readFragments(e *Element) error {
 		n, err := p.r.Discard(int(length))
 		p.pos += int64(n)
 		if err != nil {
-			return fmt.Errorf("%w: pixel data fragment declares %d bytes at offset %d, only %d remain", ErrTruncated, length, frag.Offset, n)
+			return shortValue("pixel data fragment", length, frag.Offset, n, err)
 		}
 		e.Fragments = append(e.Fragments, frag)
 	}

@@ -65,13 +65,24 @@ func textValues(vr VR, raw []byte, cs *charset.Set) []string {
 	}
 	if vr == PN {
 		for i, p := range parts {
-			parts[i] = strings.TrimRight(p, "=")
+			parts[i] = trimPersonName(p)
 		}
 	}
 	if len(parts) == 1 && parts[0] == "" {
 		return nil
 	}
 	return parts
+}
+
+// trimPersonName drops the trailing empty components of each component
+// group and then the trailing empty groups, which PS3.5 6.2 lets a writer
+// leave out: "Smith^John^^" is "Smith^John", "^^^^" is empty.
+func trimPersonName(v string) string {
+	groups := strings.Split(v, "=")
+	for i, g := range groups {
+		groups[i] = strings.TrimRight(g, "^")
+	}
+	return strings.TrimRight(strings.Join(groups, "="), "=")
 }
 
 func isASCII(b []byte) bool {

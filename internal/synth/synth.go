@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"io"
+	"slices"
 	"sort"
 
 	"github.com/molar-pacs/molar/internal/dcm"
@@ -32,7 +33,8 @@ type Spec struct {
 	Rows, Columns                       int // default 64x64
 	BitsStored                          int // default 12 (16 allocated)
 	Seed                                int64
-	// Extra elements (tag -> VR and value) for tests that need more.
+	// Extra elements (tag -> VR and value) for tests that need more. An
+	// extra element replaces a generated one with the same tag.
 	Extra map[dcm.Tag]Value
 }
 
@@ -136,19 +138,28 @@ func Bytes(s Spec) ([]byte, error) {
 		us(dcm.NewTag(0x0028, 0x0102), s.BitsStored-1), // High Bit
 		us(dcm.PixelRepresentation, 0),
 	}
+	els = append(els, el{dcm.PixelData, dcm.OW, Pixels(s.Rows, s.Columns, s.BitsStored, s.Seed)})
+	// Drop what Extra replaces: a tag written twice is not a valid dataset.
+	els = slices.DeleteFunc(els, func(e el) bool { _, ok := s.Extra[e.tag]; return ok })
 	for t, v := range s.Extra {
 		if v.VR.IsBinary() {
-			els = append(els, el{t, v.VR, []byte(v.Value)})
+			b := []byte(v.Value)
+			if len(b)%2 == 1 {
+				b = append(b, 0) // values have even length (PS3.5 7.1.1)
+			}
+			els = append(els, el{t, v.VR, b})
 		} else {
 			els = append(els, text(t, v.VR, v.Value))
 		}
 	}
-	sort.SliceStable(els, func(i, j int) bool { return els[i].tag < els[j].tag })
+	sort.Slice(els, func(i, j int) bool { return els[i].tag < els[j].tag })
 	out := meta
 	for _, e := range els {
+		if !e.vr.HasLongLength() && len(e.val) > 0xFFFF {
+			return nil, fmt.Errorf("synth: %s value of %d bytes does not fit %s's 16-bit length", e.tag, len(e.val), e.vr)
+		}
 		out = appendElement(out, e.tag, e.vr, e.val)
 	}
-	out = appendElement(out, dcm.PixelData, dcm.OW, Pixels(s.Rows, s.Columns, s.BitsStored, s.Seed))
 	return out, nil
 }
 
