@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 
 	"github.com/cockroachdb/pebble/v2"
 	"github.com/molar-pacs/molar/internal/dcm"
@@ -31,15 +32,19 @@ const maxGroup = 256
 
 func (s *Store) commit(ctx context.Context, req *commitReq) (*Result, error) {
 	req.done = make(chan struct{})
-	select {
-	case s.commits <- req:
-	case <-s.stop:
-		return nil, errors.New("store is closed")
-	case <-ctx.Done():
+	err := s.whileOpen(func() error {
+		select {
+		case s.commits <- req:
+			return nil
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	})
+	if err != nil {
 		if req.add != nil {
 			s.blobs.Remove(req.add.rec.BlobID)
 		}
-		return nil, ctx.Err()
+		return nil, err
 	}
 	// Once queued the commit happens whatever the caller does, so wait for
 	// it: the caller must learn whether the instance is stored.
@@ -155,6 +160,7 @@ type txn struct {
 	series   map[[2]string]*seriesRec
 	sops     map[string]*instanceLoc // nil value: deleted in this txn
 	dirty    map[string]bool         // keys of records to write at flush
+	classes  map[string]bool         // studies whose SOPClasses need recomputing
 	deleted  []uint64                // blobs to remove after commit
 	discard  []uint64                // blobs never indexed
 }
@@ -173,6 +179,7 @@ func (s *Store) newTxn() *txn {
 		series:   map[[2]string]*seriesRec{},
 		sops:     map[string]*instanceLoc{},
 		dirty:    map[string]bool{},
+		classes:  map[string]bool{},
 	}
 }
 
@@ -440,6 +447,9 @@ func (t *txn) remove(sop string, loc *instanceLoc) error {
 	t.dirty[string(key(tPatient, st.PatientKey))] = true
 	t.dirty[string(key(tStudy, loc.study))] = true
 	t.dirty[string(key(tSeries, loc.study, loc.series))] = true
+	// The instance may have been the study's last of its SOP class; which
+	// is known only once the group's other changes are in, at flush.
+	t.classes[loc.study] = true
 	if se.Instances > 0 {
 		return nil
 	}
@@ -533,7 +543,10 @@ func (t *txn) deleteTarget(d *deleteTarget) (int, error) {
 		if err != nil || len(parts) != 3 {
 			return fmt.Errorf("corrupt instance key %q", k)
 		}
-		if loc, cached := t.sops[parts[2]]; cached && loc == nil {
+		// The scan sees the index before this group. An instance the group
+		// already touched (deleted, replaced, moved) is taken from the
+		// cache below instead, or its old record would be removed twice.
+		if _, cached := t.sops[parts[2]]; cached {
 			return nil
 		}
 		rec, err := decodeInstance(v)
@@ -546,6 +559,16 @@ func (t *txn) deleteTarget(d *deleteTarget) (int, error) {
 	if err != nil {
 		return 0, err
 	}
+	// Instances added or moved here earlier in the group are not in the
+	// scan; sorted so the removal order does not depend on map order.
+	var added []victim
+	for sop, loc := range t.sops {
+		if loc != nil && loc.study == d.study && (d.series == "" || loc.series == d.series) {
+			added = append(added, victim{sop, loc})
+		}
+	}
+	slices.SortFunc(added, func(a, b victim) int { return strings.Compare(a.sop, b.sop) })
+	victims = append(victims, added...)
 	if len(victims) == 0 {
 		return 0, ErrNotFound
 	}
@@ -557,8 +580,55 @@ func (t *txn) deleteTarget(d *deleteTarget) (int, error) {
 	return len(victims), nil
 }
 
+// studyClasses returns the sorted SOP Class UIDs of a study's instances as
+// they stand after this txn. It reads every instance record of the study,
+// which only removals pay for.
+func (t *txn) studyClasses(study string) ([]string, error) {
+	var out []string
+	note := func(rec *instanceRec) {
+		if c := rec.Attrs.First(dcm.SOPClassUID); !slices.Contains(out, c) {
+			out = append(out, c)
+		}
+	}
+	prefix := key(tInstance, study)
+	err := t.s.scan(context.Background(), prefix, prefixEnd(prefix), func(k, v []byte) error {
+		_, parts, err := decodeKey(k)
+		if err != nil || len(parts) != 3 {
+			return fmt.Errorf("corrupt instance key %q", k)
+		}
+		if _, cached := t.sops[parts[2]]; cached {
+			return nil // deleted, moved or rewritten here: see below
+		}
+		rec, err := decodeInstance(v)
+		if err != nil {
+			return err
+		}
+		note(rec)
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	for _, loc := range t.sops {
+		if loc != nil && loc.study == study {
+			note(loc.rec)
+		}
+	}
+	slices.Sort(out)
+	return out, nil
+}
+
 // flush writes every record the group changed.
 func (t *txn) flush() error {
+	for study := range t.classes {
+		if st := t.studies[study]; st != nil && st.Instances > 0 {
+			classes, err := t.studyClasses(study)
+			if err != nil {
+				return err
+			}
+			st.SOPClasses = classes
+		}
+	}
 	for k := range t.dirty {
 		kb := []byte(k)
 		table, parts, err := decodeKey(kb)

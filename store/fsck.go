@@ -1,6 +1,7 @@
 package store
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/binary"
@@ -67,30 +68,38 @@ func (s *Store) Fsck(ctx context.Context, progress func(instances int, bytes int
 		}
 		rep.Instances++
 		owned[rec.BlobID] = true
+		// The scan reads a snapshot; the lookups below and the blobs do
+		// not. An instance deleted or replaced since the snapshot is not
+		// damaged, so a problem counts only if the record is still live.
+		report := func(p Problem) {
+			if lv, err := s.get(k); err == nil && bytes.Equal(lv, v) {
+				rep.Problems = append(rep.Problems, p)
+			}
+		}
 		if lv, _ := s.get(key(tSOP, sop)); lv == nil {
-			rep.Problems = append(rep.Problems, Problem{Kind: "dangling entry", SOP: sop, Detail: "no SOP lookup entry"})
+			report(Problem{Kind: "dangling entry", SOP: sop, Detail: "no SOP lookup entry"})
 		}
 		if bv, _ := s.get(blobKey(tBlob, rec.BlobID)); string(bv) != sop {
-			rep.Problems = append(rep.Problems, Problem{Kind: "dangling entry", SOP: sop, BlobID: rec.BlobID, Detail: "blob ownership entry missing or wrong"})
+			report(Problem{Kind: "dangling entry", SOP: sop, BlobID: rec.BlobID, Detail: "blob ownership entry missing or wrong"})
 		}
 		b, err := s.blobs.Open(rec.BlobID)
 		if err != nil {
-			rep.Problems = append(rep.Problems, Problem{Kind: "missing blob", SOP: sop, BlobID: rec.BlobID, Detail: err.Error()})
+			report(Problem{Kind: "missing blob", SOP: sop, BlobID: rec.BlobID, Detail: err.Error()})
 			return nil
 		}
 		defer b.Close()
 		if b.Size() != rec.Size {
-			rep.Problems = append(rep.Problems, Problem{Kind: "size mismatch", SOP: sop, BlobID: rec.BlobID,
+			report(Problem{Kind: "size mismatch", SOP: sop, BlobID: rec.BlobID,
 				Detail: fmt.Sprintf("index says %d bytes, blob has %d", rec.Size, b.Size())})
 			return nil
 		}
 		h := sha256.New()
 		if _, err := io.CopyBuffer(h, io.NewSectionReader(b, 0, b.Size()), buf); err != nil {
-			rep.Problems = append(rep.Problems, Problem{Kind: "missing blob", SOP: sop, BlobID: rec.BlobID, Detail: err.Error()})
+			report(Problem{Kind: "missing blob", SOP: sop, BlobID: rec.BlobID, Detail: err.Error()})
 			return nil
 		}
 		if [32]byte(h.Sum(nil)) != rec.SHA256 {
-			rep.Problems = append(rep.Problems, Problem{Kind: "hash mismatch", SOP: sop, BlobID: rec.BlobID, Detail: "blob content changed since it was stored"})
+			report(Problem{Kind: "hash mismatch", SOP: sop, BlobID: rec.BlobID, Detail: "blob content changed since it was stored"})
 		}
 		rep.Bytes += rec.Size
 		if progress != nil {
@@ -103,7 +112,7 @@ func (s *Store) Fsck(ctx context.Context, progress func(instances int, bytes int
 	}
 	err = s.blobs.Walk(0, ^uint64(0), func(id uint64, size int64) error {
 		rep.Blobs++
-		if !owned[id] && !s.lease.isInflight(id) {
+		if !owned[id] && s.isOrphan(id) {
 			rep.Problems = append(rep.Problems, Problem{Kind: "orphan blob", BlobID: id, Detail: fmt.Sprintf("%d bytes no index entry refers to", size)})
 		}
 		return nil
@@ -112,6 +121,29 @@ func (s *Store) Fsck(ctx context.Context, progress func(instances int, bytes int
 		return nil, fmt.Errorf("fsck: %w", err)
 	}
 	return rep, nil
+}
+
+// isOrphan re-checks, against the live index, a blob the scan's snapshot
+// did not own. A blob's life is: in flight (being ingested), then owned
+// ('B' key) from its commit, then pending deletion ('D' key) until it is
+// unlinked. The checks follow that order, so a blob that moves on between
+// them is caught by the next one, and last comes whether it still exists.
+func (s *Store) isOrphan(id uint64) bool {
+	if s.lease.isInflight(id) {
+		return false
+	}
+	for _, table := range []byte{tBlob, tDeleteBlob} {
+		if _, closer, err := s.db.Get(blobKey(table, id)); err == nil {
+			closer.Close()
+			return false
+		}
+	}
+	b, err := s.blobs.Open(id)
+	if err != nil {
+		return false
+	}
+	b.Close()
+	return true
 }
 
 func (l *blobLease) isInflight(id uint64) bool {

@@ -138,7 +138,11 @@ func (s *Store) ingest(ctx context.Context, r io.Reader, meta *Meta) (*Result, e
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	id, err := s.lease.alloc()
+	var id uint64
+	err := s.whileOpen(func() (err error) {
+		id, err = s.lease.alloc()
+		return err
+	})
 	if err != nil {
 		return nil, err
 	}

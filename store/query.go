@@ -611,9 +611,14 @@ func (r *queryRun) runSOPUIDs(uids []string) error {
 		return strings.Compare(a.study+"\x00"+a.series+"\x00"+a.sop, b.study+"\x00"+b.series+"\x00"+b.sop)
 	})
 	for _, ref := range refs {
+		// A record missing here was deleted after the SOP lookup above:
+		// leave that instance out, not the rest of the list.
 		sv, err := r.s.get(key(tStudy, ref.study))
-		if err != nil || sv == nil {
+		if err != nil {
 			return err
+		}
+		if sv == nil {
+			continue
 		}
 		st, err := decodeStudy(sv)
 		if err != nil {
@@ -624,8 +629,11 @@ func (r *queryRun) runSOPUIDs(uids []string) error {
 			continue
 		}
 		sev, err := r.s.get(key(tSeries, ref.study, ref.series))
-		if err != nil || sev == nil {
+		if err != nil {
 			return err
+		}
+		if sev == nil {
+			continue
 		}
 		se, err := decodeSeries(sev)
 		if err != nil {
@@ -636,8 +644,11 @@ func (r *queryRun) runSOPUIDs(uids []string) error {
 			continue
 		}
 		iv, err := r.s.get(key(tInstance, ref.study, ref.series, ref.sop))
-		if err != nil || iv == nil {
+		if err != nil {
 			return err
+		}
+		if iv == nil {
+			continue
 		}
 		rec, err := decodeInstance(iv)
 		if err != nil {

@@ -69,8 +69,28 @@ type Store struct {
 
 	counters counters
 
+	// closeMu orders Close after every writer step that touches the index
+	// or queues a commit: once closed is set no request can reach the
+	// committer after it has drained its queue (it would wait forever),
+	// and no lease write can hit the closed index (Pebble panics).
+	closeMu sync.RWMutex
+	closed  bool
+
 	closeOnce sync.Once
 	closeErr  error
+}
+
+// ErrClosed is returned by writes to a closed store.
+var ErrClosed = errors.New("store is closed")
+
+// whileOpen runs fn unless the store is closed; Close waits for it.
+func (s *Store) whileOpen(fn func() error) error {
+	s.closeMu.RLock()
+	defer s.closeMu.RUnlock()
+	if s.closed {
+		return ErrClosed
+	}
+	return fn()
 }
 
 // Open opens (creating if needed) the store in opts.Dir and recovers from
@@ -152,6 +172,9 @@ func (l pebbleLogger) Fatalf(format string, args ...any) {
 // the index.
 func (s *Store) Close() error {
 	s.closeOnce.Do(func() {
+		s.closeMu.Lock()
+		s.closed = true
+		s.closeMu.Unlock()
 		close(s.stop)
 		s.wg.Wait()
 		if err := s.lease.close(); err != nil {
@@ -222,6 +245,12 @@ func (s *Store) finishBlobDeletes(ids []uint64) error {
 		if err := b.Delete(blobKey(tDeleteBlob, id), nil); err != nil {
 			return err
 		}
+	}
+	// The 'D' keys may go only once the unlinks are durable: a later
+	// synced commit can make their removal durable, and a power cut would
+	// then leave blobs nothing refers to and nothing will remove.
+	if err := s.blobs.Sync(ids); err != nil {
+		return err
 	}
 	return b.Commit(pebble.NoSync)
 }

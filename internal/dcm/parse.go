@@ -18,6 +18,11 @@ const UndefinedLength = 0xFFFFFFFF
 // maxDepth bounds sequence nesting so hostile input cannot exhaust the stack.
 const maxDepth = 32
 
+// maxFragments bounds the fragment list of encapsulated pixel data, whose
+// memory would otherwise grow with a hostile file's count of 8-byte items.
+// Real multi-frame images have one or a few fragments per frame.
+const maxFragments = 1 << 18
+
 // Element is one data element as it was found in the stream.
 type Element struct {
 	Tag    Tag
@@ -208,7 +213,8 @@ func ParsePart10(r io.Reader, opts ParseOptions) (*File, error) {
 }
 
 // ParseDataset reads a bare dataset encoded in ts from r, to its end, as
-// DIMSE delivers it. Offsets count from the first byte of r plus base.
+// DIMSE delivers it. Offsets count from the first byte of r plus base;
+// for a deflated ts they count inflated bytes from 0, as in File.
 func ParseDataset(r io.Reader, ts TransferSyntax, base int64, opts ParseOptions) (*Dataset, int64, error) {
 	opts.defaults()
 	br := bufPool.Get().(*bufio.Reader)
@@ -292,6 +298,12 @@ func (c *countingReader) Read(b []byte) (int, error) {
 
 func (p *parser) parseMeta() (*Dataset, error) {
 	p.bo, p.implicit = binary.LittleEndian, false
+	// The meta group's UIDs are needed whatever limits the caller chose for
+	// the dataset.
+	saved := p.opts
+	p.opts.MaxInlineBinary = max(p.opts.MaxInlineBinary, 1024)
+	p.opts.MaxInlineValue = max(p.opts.MaxInlineValue, 1024)
+	defer func() { p.opts = saved }()
 	ds := &Dataset{}
 	var end int64 = -1
 	for {
@@ -633,6 +645,9 @@ func (p *parser) readFragments(e *Element) error {
 		p.pos += int64(n)
 		if err != nil {
 			return shortValue("pixel data fragment", length, frag.Offset, n, err)
+		}
+		if len(e.Fragments) == maxFragments {
+			return fmt.Errorf("%w: more than %d pixel data fragments", ErrMalformed, maxFragments)
 		}
 		e.Fragments = append(e.Fragments, frag)
 	}
