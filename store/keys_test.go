@@ -96,13 +96,17 @@ func TestRecordRoundTrip(t *testing.T) {
 	inst := &instanceRec{
 		Attrs: attrs, BlobID: 1 << 40, Size: 123456789, Received: -5,
 		TransferSyntax: dcm.JPEGBaseline8Bit, Deflated: true, DatasetOffset: 332,
-		Frames: []dcm.Frame{{{Offset: 1000, Length: 10}, {Offset: 1018, Length: 4}}, {{Offset: 2000, Length: 7}}},
+		Frames: &dcm.FrameTable{Count: 2, Fragmented: []dcm.Frame{{{Offset: 1000, Length: 10}, {Offset: 1018, Length: 4}}, {{Offset: 2000, Length: 7}}}},
 		Bulk:   []bulkRef{{Path: "7FE00010", Offset: 990, Length: 1 << 33}},
 	}
 	inst.SHA256[0], inst.SHA256[31] = 0xAB, 0xCD
 	got, err := decodeInstance(inst.encode())
 	if err != nil || !reflect.DeepEqual(got, inst) {
 		t.Errorf("instance round trip:\n got %+v (%v)\nwant %+v", got, err, inst)
+	}
+	native := &instanceRec{Attrs: attrs, Frames: &dcm.FrameTable{Count: 1 << 30, NativeOffset: 300, NativeSize: 1}}
+	if got, err := decodeInstance(native.encode()); err != nil || !reflect.DeepEqual(got, native) {
+		t.Errorf("native frame table round trip: %+v %v", got, err)
 	}
 	st := &studyRec{Attrs: attrs, PatientKey: "9990000018", Series: 2, Instances: 7, Modalities: []string{"IO", "PX"}, SOPClasses: []string{"1.2"}, Received: 99}
 	if got, err := decodeStudy(st.encode()); err != nil || !reflect.DeepEqual(got, st) {
@@ -133,7 +137,8 @@ func TestRecordRoundTrip(t *testing.T) {
 }
 
 func FuzzDecodeRecords(f *testing.F) {
-	f.Add((&instanceRec{Attrs: dcm.Attrs{{Tag: 1, VR: dcm.CS, Values: []string{"A"}}}, Frames: []dcm.Frame{{{Offset: 1, Length: 2}}}}).encode())
+	f.Add((&instanceRec{Attrs: dcm.Attrs{{Tag: 1, VR: dcm.CS, Values: []string{"A"}}}, Frames: &dcm.FrameTable{Count: 1, Fragmented: []dcm.Frame{{{Offset: 1, Length: 2}}}}}).encode())
+	f.Add((&instanceRec{Frames: &dcm.FrameTable{Count: 1 << 30, NativeOffset: 300, NativeSize: 1}}).encode())
 	f.Add((&studyRec{PatientKey: "x", Modalities: []string{"IO"}}).encode())
 	f.Fuzz(func(t *testing.T, b []byte) {
 		decodeInstance(b)

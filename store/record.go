@@ -47,7 +47,7 @@ type instanceRec struct {
 	TransferSyntax string
 	Deflated       bool
 	DatasetOffset  int64
-	Frames         []dcm.Frame
+	Frames         *dcm.FrameTable
 	Bulk           []bulkRef
 }
 
@@ -224,14 +224,7 @@ func (r *instanceRec) encode() []byte {
 		e.uvarint(0)
 	}
 	e.varint(r.DatasetOffset)
-	e.uvarint(uint64(len(r.Frames)))
-	for _, f := range r.Frames {
-		e.uvarint(uint64(len(f)))
-		for _, s := range f {
-			e.varint(s.Offset)
-			e.varint(s.Length)
-		}
-	}
+	encodeFrames(&e, r.Frames)
 	e.uvarint(uint64(len(r.Bulk)))
 	for _, b := range r.Bulk {
 		e.str(b.Path)
@@ -257,26 +250,9 @@ func decodeInstance(b []byte) (*instanceRec, error) {
 	r.TransferSyntax = d.str()
 	r.Deflated = d.uvarint() == 1
 	r.DatasetOffset = d.varint()
-	nf := d.uvarint()
-	if nf > uint64(len(d.b)) {
-		d.fail("frame count")
+	r.Frames = decodeFrames(&d)
+	if d.err != nil {
 		return nil, d.err
-	}
-	if nf > 0 {
-		r.Frames = make([]dcm.Frame, nf)
-	}
-	for i := range r.Frames {
-		ns := d.uvarint()
-		if ns > uint64(len(d.b)) {
-			d.fail("segment count")
-			return nil, d.err
-		}
-		f := make(dcm.Frame, ns)
-		for j := range f {
-			f[j].Offset = d.varint()
-			f[j].Length = d.varint()
-		}
-		r.Frames[i] = f
 	}
 	nb := d.uvarint()
 	if nb > uint64(len(d.b)) {
@@ -287,4 +263,71 @@ func decodeInstance(b []byte) (*instanceRec, error) {
 		r.Bulk = append(r.Bulk, bulkRef{Path: d.str(), Offset: d.varint(), Length: d.varint()})
 	}
 	return r, d.err
+}
+
+// Frame tables are stored by kind: none, native (three numbers whatever the
+// frame count) or fragmented (each frame's segments).
+const (
+	framesNone = iota
+	framesNative
+	framesFragmented
+)
+
+func encodeFrames(e *encoder, t *dcm.FrameTable) {
+	switch {
+	case t == nil:
+		e.uvarint(framesNone)
+	case t.Fragmented == nil:
+		e.uvarint(framesNative)
+		e.uvarint(uint64(t.Count))
+		e.varint(t.NativeOffset)
+		e.varint(t.NativeSize)
+	default:
+		e.uvarint(framesFragmented)
+		e.uvarint(uint64(len(t.Fragmented)))
+		for _, f := range t.Fragmented {
+			e.uvarint(uint64(len(f)))
+			for _, s := range f {
+				e.varint(s.Offset)
+				e.varint(s.Length)
+			}
+		}
+	}
+}
+
+func decodeFrames(d *decoder) *dcm.FrameTable {
+	switch d.uvarint() {
+	case framesNone:
+		return nil
+	case framesNative:
+		t := &dcm.FrameTable{Count: int(d.uvarint()), NativeOffset: d.varint(), NativeSize: d.varint()}
+		if t.Count < 0 || t.NativeSize < 0 {
+			d.fail("frame table")
+		}
+		return t
+	case framesFragmented:
+		n := d.uvarint()
+		if n > uint64(len(d.b)) {
+			d.fail("frame count")
+			return nil
+		}
+		t := &dcm.FrameTable{Count: int(n), Fragmented: make([]dcm.Frame, n)}
+		for i := range t.Fragmented {
+			ns := d.uvarint()
+			if ns > uint64(len(d.b)) {
+				d.fail("segment count")
+				return nil
+			}
+			f := make(dcm.Frame, ns)
+			for j := range f {
+				f[j].Offset = d.varint()
+				f[j].Length = d.varint()
+			}
+			t.Fragmented[i] = f
+		}
+		return t
+	default:
+		d.fail("frame table kind")
+		return nil
+	}
 }

@@ -40,10 +40,10 @@ func (in *Instance) DatasetReader() *io.SectionReader {
 // Frame returns the bytes of frame n (1-based): native pixel data of that
 // frame, or the concatenated fragments of a compressed frame.
 func (in *Instance) Frame(n int) (io.Reader, int64, error) {
-	if n < 1 || n > len(in.rec.Frames) {
-		return nil, 0, fmt.Errorf("frame %d of instance %s (has %d): %w", n, in.SOPInstanceUID, len(in.rec.Frames), ErrNotFound)
+	if n < 1 || n > in.rec.Frames.Len() {
+		return nil, 0, fmt.Errorf("frame %d of instance %s (has %d): %w", n, in.SOPInstanceUID, in.rec.Frames.Len(), ErrNotFound)
 	}
-	f := in.rec.Frames[n-1]
+	f := in.rec.Frames.At(n - 1)
 	readers := make([]io.Reader, len(f))
 	for i, seg := range f {
 		r, err := in.section(seg.Offset, seg.Length)
@@ -108,7 +108,7 @@ func (s *Store) OpenInstance(ctx context.Context, sop string) (*Instance, error)
 	return &Instance{
 		StudyUID: parts[0], SeriesUID: parts[1], SOPInstanceUID: sop,
 		SOPClassUID: rec.Attrs.First(dcm.SOPClassUID), TransferSyntax: rec.TransferSyntax,
-		Size: rec.Size, SHA256: rec.SHA256, Frames: len(rec.Frames), rec: rec, blob: blob,
+		Size: rec.Size, SHA256: rec.SHA256, Frames: rec.Frames.Len(), rec: rec, blob: blob,
 	}, nil
 }
 

@@ -24,9 +24,46 @@ func (f Frame) Size() int64 {
 	return n
 }
 
+// FrameTable locates the frames of an instance's pixel data. Native frames
+// are computed from one offset and size rather than listed, so memory does
+// not grow with a hostile file's count of tiny frames; encapsulated frames
+// are bounded by the parser's fragment limit.
+type FrameTable struct {
+	Count int
+	// Native pixel data: frame i is NativeSize bytes at NativeOffset+i*NativeSize.
+	NativeOffset, NativeSize int64
+	// Encapsulated pixel data: each frame's fragments (len == Count).
+	Fragmented []Frame
+}
+
+// Len returns the number of frames; a nil table has none.
+func (t *FrameTable) Len() int {
+	if t == nil {
+		return 0
+	}
+	return t.Count
+}
+
+// At returns frame i (0-based), which must be < Len().
+func (t *FrameTable) At(i int) Frame {
+	if t.Fragmented != nil {
+		return t.Fragmented[i]
+	}
+	return Frame{{Offset: t.NativeOffset + int64(i)*t.NativeSize, Length: t.NativeSize}}
+}
+
+// All lists every frame.
+func (t *FrameTable) All() []Frame {
+	out := make([]Frame, t.Len())
+	for i := range out {
+		out[i] = t.At(i)
+	}
+	return out
+}
+
 // Frames locates every frame of the dataset's top-level pixel data. It
 // returns nil for a dataset without pixel data.
-func Frames(ds *Dataset) ([]Frame, error) {
+func Frames(ds *Dataset) (*FrameTable, error) {
 	pd := ds.Find(PixelData)
 	if pd == nil || pd.Length == 0 {
 		return nil, nil
@@ -36,7 +73,11 @@ func Frames(ds *Dataset) ([]Frame, error) {
 		n = 1
 	}
 	if pd.Encapsulated {
-		return encapsulatedFrames(ds, pd, n)
+		frames, err := encapsulatedFrames(ds, pd, n)
+		if err != nil {
+			return nil, err
+		}
+		return &FrameTable{Count: len(frames), Fragmented: frames}, nil
 	}
 	rows, _ := ds.Int(Rows)
 	cols, _ := ds.Int(Columns)
@@ -61,11 +102,7 @@ func Frames(ds *Dataset) ([]Frame, error) {
 	if size*int64(n) > int64(pd.Length) {
 		return nil, fmt.Errorf("pixel data holds %d bytes, %d frames of %d bytes need %d", pd.Length, n, size, size*int64(n))
 	}
-	frames := make([]Frame, n)
-	for i := range frames {
-		frames[i] = Frame{{Offset: pd.Offset + int64(i)*size, Length: size}}
-	}
-	return frames, nil
+	return &FrameTable{Count: n, NativeOffset: pd.Offset, NativeSize: size}, nil
 }
 
 func encapsulatedFrames(ds *Dataset, pd *Element, n int) ([]Frame, error) {

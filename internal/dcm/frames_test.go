@@ -128,10 +128,11 @@ func TestFramesNative(t *testing.T) {
 		t.Run(tc.file, func(t *testing.T) {
 			data := readPydicom(t, "test_files/"+tc.file)
 			f := mustParse(t, data, dcm.ParseOptions{})
-			frames, err := dcm.Frames(f.Dataset)
+			table, err := dcm.Frames(f.Dataset)
 			if err != nil {
 				t.Fatal(err)
 			}
+			frames := table.All()
 			if len(frames) != tc.frames {
 				t.Fatalf("%d frames, want %d", len(frames), tc.frames)
 			}
@@ -179,10 +180,11 @@ func TestFramesEncapsulatedFiles(t *testing.T) {
 			if len(pd.BasicOffsetTable) != tc.bot {
 				t.Errorf("Basic Offset Table %v, want %d entries", pd.BasicOffsetTable, tc.bot)
 			}
-			frames, err := dcm.Frames(f.Dataset)
+			table, err := dcm.Frames(f.Dataset)
 			if err != nil {
 				t.Fatal(err)
 			}
+			frames := table.All()
 			if len(frames) != tc.frames {
 				t.Fatalf("%d frames, want %d", len(frames), tc.frames)
 			}
@@ -308,10 +310,11 @@ func TestFramesHandBuilt(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			data, offsets := encapsulated(t, tc.frames, tc.bot, tc.eot, tc.frags...)
 			f := mustParse(t, data, dcm.ParseOptions{})
-			frames, err := dcm.Frames(f.Dataset)
+			table, err := dcm.Frames(f.Dataset)
 			if err != nil {
 				t.Fatal(err)
 			}
+			frames := table.All()
 			if len(frames) != len(tc.want) {
 				t.Fatalf("%d frames, want %d", len(frames), len(tc.want))
 			}
@@ -349,8 +352,8 @@ func TestFramesErrors(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			data, _ := encapsulated(t, tc.frames, tc.bot, nil, tc.frags...)
 			f := mustParse(t, data, dcm.ParseOptions{})
-			if frames, err := dcm.Frames(f.Dataset); err == nil {
-				t.Errorf("no error; frames %v", frames)
+			if table, err := dcm.Frames(f.Dataset); err == nil {
+				t.Errorf("no error; frames %v", table.All())
 			}
 		})
 	}
@@ -363,8 +366,8 @@ func TestFramesErrors(t *testing.T) {
 	d.el(dcm.BitsAllocated, dcm.US, "\x08\x00")
 	d.el(dcm.PixelData, dcm.OB, "0123456789abcd")
 	f := mustParse(t, part10(t, dcm.ExplicitVRLittleEndian, d.Bytes()), dcm.ParseOptions{})
-	if frames, err := dcm.Frames(f.Dataset); err == nil {
-		t.Errorf("4 frames of 4 bytes in 14: no error, frames %v", frames)
+	if table, err := dcm.Frames(f.Dataset); err == nil {
+		t.Errorf("4 frames of 4 bytes in 14: no error, frames %v", table.All())
 	}
 	// Pixel data without Rows: nested_priv_SQ.dcm has a 2-byte one.
 	f = mustParse(t, readPydicom(t, "test_files/nested_priv_SQ.dcm"), dcm.ParseOptions{})
