@@ -1,0 +1,36 @@
+package main
+
+// targets are Molar's performance targets, the one place they are written
+// down. A target applies to one metric (unit) of one benchmark, named as go
+// test prints it without the -GOMAXPROCS suffix; with Per set, it applies
+// to the ratio of the two benchmarks' values of that metric, which is how
+// targets relative to another measurement of the same run are expressed.
+var targets = []target{
+	// Query by AccessionNumber: ≤ 1 ms at 1M instances, and flat from 10k.
+	{Bench: "QueryAccession/instances=10k", Unit: "ns/op", Cmp: atMost, Limit: 1e6},
+	{Bench: "QueryAccession/instances=100k", Unit: "ns/op", Cmp: atMost, Limit: 1e6},
+	{Bench: "QueryAccession/instances=1M", Unit: "ns/op", Cmp: atMost, Limit: 1e6},
+	// "No slower than at 10,000": the 10 % allows for run-to-run noise,
+	// which is of that order on this machine for identical runs.
+	{Bench: "QueryAccession/instances=1M", Per: "QueryAccession/instances=10k", Unit: "ns/op", Cmp: atMost, Limit: 1.10},
+	// QIDO /studies?AccessionNumber is a query by AccessionNumber too.
+	{Bench: "QIDOStudiesByAccession/instances=10k", Unit: "ns/op", Cmp: atMost, Limit: 1e6},
+	{Bench: "QIDOStudiesByAccession/instances=100k", Unit: "ns/op", Cmp: atMost, Limit: 1e6},
+	{Bench: "QIDOStudiesByAccession/instances=1M", Unit: "ns/op", Cmp: atMost, Limit: 1e6},
+
+	// Durable ingest of ≈10 kB instances from 4 writers.
+	{Bench: "IngestSmall/writers=4", Unit: "instances/s", Cmp: atLeast, Limit: 2000},
+
+	// Films of 4–10 MB: at least 80 % of the disk's fsync'd sequential
+	// write bandwidth, as DiskBaseline measures it in the same run.
+	{Bench: "IngestFilm/film=1448x1448", Per: "DiskBaseline/film=1448x1448", Unit: "MB/s", Cmp: atLeast, Limit: 0.80},
+	{Bench: "IngestFilm/film=2000x1400", Per: "DiskBaseline/film=2000x1400", Unit: "MB/s", Cmp: atLeast, Limit: 0.80},
+	{Bench: "IngestFilm/film=2560x1920", Per: "DiskBaseline/film=2560x1920", Unit: "MB/s", Cmp: atLeast, Limit: 0.80},
+
+	// Metadata of a 20-instance series: ≤ 2 ms whatever the file sizes.
+	{Bench: "SeriesMetadata/instances=20/size=small", Unit: "ns/op", Cmp: atMost, Limit: 2e6},
+	{Bench: "SeriesMetadata/instances=20/size=large", Unit: "ns/op", Cmp: atMost, Limit: 2e6},
+
+	// Ingesting a 200 MB instance raises RSS by less than 32 MB.
+	{Bench: "Ingest200MB", Unit: "peakRSS-MB", Cmp: below, Limit: 32},
+}
