@@ -448,6 +448,9 @@ func (r *queryRun) visitStudy(uid string, st *studyRec) error {
 	if r.q.Level == StudyLevel {
 		return r.emit(Match{Level: StudyLevel, PatientKey: st.PatientKey, StudyUID: uid, Attrs: attrs})
 	}
+	if r.q.Level == InstanceLevel {
+		return r.visitStudyInstances(uid, st, attrs)
+	}
 	prefix := key(tSeries, uid)
 	return r.s.scan(r.ctx, prefix, prefixEnd(prefix), func(k, v []byte) error {
 		_, parts, err := decodeKey(k)
@@ -459,6 +462,50 @@ func (r *queryRun) visitStudy(uid string, st *studyRec) error {
 			return err
 		}
 		return r.visitSeries(st, attrs, uid, parts[1], se)
+	})
+}
+
+// visitStudyInstances reads a study's series and then its instances in two
+// scans, rather than one scan per series: a referral's films are a handful
+// of series, and each seek costs more the larger the index.
+func (r *queryRun) visitStudyInstances(uid string, st *studyRec, stAttrs dcm.Attrs) error {
+	type seriesMatch struct {
+		attrs dcm.Attrs
+		ok    bool
+	}
+	series := map[string]seriesMatch{}
+	prefix := key(tSeries, uid)
+	err := r.s.scan(r.ctx, prefix, prefixEnd(prefix), func(k, v []byte) error {
+		_, parts, err := decodeKey(k)
+		if err != nil || len(parts) != 2 {
+			return fmt.Errorf("corrupt series key %q", k)
+		}
+		se, err := decodeSeries(v)
+		if err != nil {
+			return err
+		}
+		attrs := stAttrs.Merge(seriesAttrs(se))
+		series[parts[1]] = seriesMatch{attrs, r.matches(attrs, SeriesLevel, SeriesLevel)}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	prefix = key(tInstance, uid)
+	return r.s.scan(r.ctx, prefix, prefixEnd(prefix), func(k, v []byte) error {
+		_, parts, err := decodeKey(k)
+		if err != nil || len(parts) != 3 {
+			return fmt.Errorf("corrupt instance key %q", k)
+		}
+		sm, found := series[parts[1]]
+		if !found || !sm.ok {
+			return nil
+		}
+		rec, err := decodeInstance(v)
+		if err != nil {
+			return err
+		}
+		return r.visitInstance(st, sm.attrs, uid, parts[1], parts[2], rec)
 	})
 }
 
