@@ -96,8 +96,8 @@ func TestBytesParse(t *testing.T) {
 				t.Errorf("pixel data differs from Pixels")
 			}
 			frames, err := dcm.Frames(ds)
-			if err != nil || len(frames) != 1 || frames[0].Size() != int64(pd.Length) {
-				t.Errorf("Frames = %v, %v", frames, err)
+			if err != nil || frames.Len() != 1 || frames.At(0).Size() != int64(pd.Length) {
+				t.Errorf("Frames = %+v, %v", frames, err)
 			}
 		})
 	}
