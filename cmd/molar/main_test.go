@@ -69,7 +69,7 @@ func TestServeHealthMetricsAndGracefulStop(t *testing.T) {
 	addr := make(chan string, 1)
 	go func() {
 		sc := bufio.NewScanner(stdout)
-		re := regexp.MustCompile(`Browser:\s+http://(\S+)/`)
+		re := regexp.MustCompile(`Browser:\s+http://([^/\s]+)/`)
 		for sc.Scan() {
 			if m := re.FindStringSubmatch(sc.Text()); m != nil {
 				addr <- m[1]
@@ -99,6 +99,10 @@ func TestServeHealthMetricsAndGracefulStop(t *testing.T) {
 	code, body := get("/metrics")
 	if code != 200 || !regexp.MustCompile(`molar_store_instances_stored_total [1-9]`).MatchString(body) {
 		t.Errorf("/metrics does not count the demo instances: %d\n%.2000s", code, body)
+	}
+	// Demo mode: the archive browser lists the demo patients without sign-in.
+	if code, body := get("/archive/"); code != 200 || !strings.Contains(body, "SMITH, Olivia") || !strings.Contains(body, "DEMO4K7Q2X") {
+		t.Errorf("/archive/: %d\n%.1500s", code, body)
 	}
 	if code, _ := get("/no-such-page"); code != 404 {
 		t.Errorf("unknown path: %d, want 404", code)

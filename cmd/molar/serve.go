@@ -14,6 +14,7 @@ import (
 	"github.com/molar-pacs/molar/internal/demo"
 	"github.com/molar-pacs/molar/internal/telemetry"
 	"github.com/molar-pacs/molar/store"
+	"github.com/molar-pacs/molar/viewer"
 )
 
 func openStore(ctx context.Context, cfg *config.Config, log *slog.Logger) (*store.Store, error) {
@@ -62,9 +63,9 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	mux := http.NewServeMux()
 	mux.Handle("GET /healthz", telemetry.HealthHandler(archive, log))
 	mux.Handle("GET /metrics", telemetry.MetricsHandler(telemetry.NewRegistry(archive)))
+	mux.Handle("/archive/", viewer.New(archive, viewer.Access{Demo: cfg.Demo, APIToken: cfg.APIToken}, log))
 	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-		fmt.Fprintf(w, "Molar %s is running.\n\nHealth: /healthz\nMetrics: /metrics\n", version)
+		http.Redirect(w, r, "/archive/", http.StatusFound)
 	})
 	srv := &http.Server{
 		Handler:           mux,
@@ -77,7 +78,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return fmt.Errorf("listen http %s: %w", cfg.HTTPAddr, err)
 	}
-	fmt.Fprintf(stdout, "Molar %s is serving.\n  Browser:  http://%s/\n  Archive:  %s\n  DICOM:    AE title %s on %s (the DICOM listener arrives with DIMSE support)\n",
+	fmt.Fprintf(stdout, "Molar %s is serving.\n  Browser:  http://%s/archive/\n  Archive:  %s\n  DICOM:    AE title %s on %s (the DICOM listener arrives with DIMSE support)\n",
 		version, browserAddr(ln.Addr()), cfg.DataDir, cfg.AETitle, cfg.DICOMAddr)
 
 	errc := make(chan error, 1)

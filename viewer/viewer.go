@@ -1,0 +1,247 @@
+package viewer
+
+import (
+	"context"
+	"crypto/subtle"
+	"embed"
+	"errors"
+	"html/template"
+	"io"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/molar-pacs/molar/internal/dcm"
+	"github.com/molar-pacs/molar/store"
+)
+
+// Archive is what the viewer needs of the store.
+type Archive interface {
+	Query(ctx context.Context, q store.Query) ([]store.Match, bool, error)
+	OpenInstance(ctx context.Context, sop string) (*store.Instance, error)
+}
+
+// Access decides who may see patient data until the accounts issue brings
+// users and roles: anyone in demo mode, otherwise the holder of the
+// bootstrap API token.
+type Access struct {
+	Demo     bool
+	APIToken string
+}
+
+func (a Access) allowed(r *http.Request) bool {
+	if a.Demo {
+		return true
+	}
+	if a.APIToken == "" {
+		return false
+	}
+	got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	return ok && subtle.ConstantTimeCompare([]byte(got), []byte(a.APIToken)) == 1
+}
+
+//go:embed templates/*.html
+var templates embed.FS
+
+// Handler serves the archive browser under /archive/.
+type Handler struct {
+	archive Archive
+	access  Access
+	log     *slog.Logger
+	pages   *template.Template
+	mux     *http.ServeMux
+}
+
+// New returns the archive browser.
+func New(a Archive, access Access, log *slog.Logger) *Handler {
+	h := &Handler{
+		archive: a, access: access, log: log,
+		pages: template.Must(template.New("").Funcs(template.FuncMap{
+			"first": func(attrs dcm.Attrs, t dcm.Tag) string { return attrs.First(t) },
+			"join":  func(attrs dcm.Attrs, t dcm.Tag) string { return strings.Join(attrs.Values(t), ", ") },
+			"name":  personName,
+			"date":  formatDate,
+		}).ParseFS(templates, "templates/*.html")),
+		mux: http.NewServeMux(),
+	}
+	h.mux.HandleFunc("GET /archive/{$}", h.studies)
+	h.mux.HandleFunc("GET /archive/studies/{study}", h.study)
+	h.mux.HandleFunc("GET /archive/instances/{sop}", h.download)
+	return h
+}
+
+// ServeHTTP checks access once for every route: all of them show patient data.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if !h.access.allowed(r) {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="molar"`)
+		http.Error(w, "Sign-in required: send the API token as a bearer token.", http.StatusUnauthorized)
+		h.log.Warn("archive browser: refused", "path", r.URL.Path, "client", r.RemoteAddr)
+		return
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.Header().Set("X-Frame-Options", "DENY")
+	w.Header().Set("Content-Security-Policy", "default-src 'self'; style-src 'self' 'unsafe-inline'")
+	h.mux.ServeHTTP(w, r)
+}
+
+// audit records a view of patient data. The audit log of the accounts
+// issue replaces this structured log line.
+func (h *Handler) audit(r *http.Request, action, resource string) {
+	h.log.Info("clinical data viewed", "action", action, "resource", resource, "client", r.RemoteAddr, "demo", h.access.Demo)
+}
+
+const pageSize = 50
+
+func (h *Handler) studies(w http.ResponseWriter, r *http.Request) {
+	offset, _ := strconv.Atoi(r.URL.Query().Get("offset"))
+	q := store.Query{Level: store.StudyLevel, Limit: pageSize, Offset: max(offset, 0)}
+	if v := strings.TrimSpace(r.URL.Query().Get("q")); v != "" {
+		// One box for what reception staff have to hand: a URN, an NHS
+		// number or the start of a surname.
+		switch {
+		case isDigits(v):
+			q.Keys = []store.Key{{Tag: dcm.PatientID, Value: v}}
+		case looksLikeURN(v):
+			q.Keys = []store.Key{{Tag: dcm.AccessionNumber, Value: strings.ToUpper(v)}}
+		default:
+			q.Keys = []store.Key{{Tag: dcm.PatientName, Value: v + "*"}}
+		}
+	}
+	ms, more, err := h.archive.Query(r.Context(), q)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	h.audit(r, "list studies", r.URL.RawQuery)
+	h.render(w, "studies.html", map[string]any{
+		"Studies": ms, "Search": r.URL.Query().Get("q"), "More": more,
+		"Next": q.Offset + pageSize, "Prev": max(q.Offset-pageSize, 0), "HasPrev": q.Offset > 0,
+		"Tags": tags,
+	})
+}
+
+func (h *Handler) study(w http.ResponseWriter, r *http.Request) {
+	uid := r.PathValue("study")
+	studies, _, err := h.archive.Query(r.Context(), store.Query{Level: store.StudyLevel, Keys: []store.Key{{Tag: dcm.StudyInstanceUID, Value: uid}}})
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	if len(studies) == 0 {
+		http.NotFound(w, r)
+		return
+	}
+	instances, _, err := h.archive.Query(r.Context(), store.Query{Level: store.InstanceLevel, Keys: []store.Key{{Tag: dcm.StudyInstanceUID, Value: uid}}})
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	h.audit(r, "view study", uid)
+	h.render(w, "study.html", map[string]any{"Study": studies[0], "Instances": instances, "Tags": tags})
+}
+
+func (h *Handler) download(w http.ResponseWriter, r *http.Request) {
+	sop := r.PathValue("sop")
+	in, err := h.archive.OpenInstance(r.Context(), sop)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	defer in.Close()
+	h.audit(r, "download instance", sop)
+	w.Header().Set("Content-Type", "application/dicom")
+	w.Header().Set("Content-Disposition", `attachment; filename="`+sop+`.dcm"`)
+	w.Header().Set("Content-Length", strconv.FormatInt(in.Size, 10))
+	if _, err := io.Copy(w, in.Reader()); err != nil {
+		h.log.Warn("archive browser: download interrupted", "sop", sop, "err", err)
+	}
+}
+
+func (h *Handler) fail(w http.ResponseWriter, r *http.Request, err error) {
+	var qe *store.QueryError
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		http.NotFound(w, r)
+	case errors.As(err, &qe):
+		http.Error(w, "Search not understood: "+qe.Error(), http.StatusBadRequest)
+	default:
+		h.log.Error("archive browser", "path", r.URL.Path, "err", err)
+		http.Error(w, "The archive could not answer; the error is in the server log.", http.StatusInternalServerError)
+	}
+}
+
+func (h *Handler) render(w http.ResponseWriter, name string, data any) {
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	if err := h.pages.ExecuteTemplate(w, name, data); err != nil {
+		h.log.Error("archive browser: render", "page", name, "err", err)
+	}
+}
+
+// tags lets templates name attributes.
+var tags = map[string]dcm.Tag{
+	"PatientName": dcm.PatientName, "PatientID": dcm.PatientID, "PatientBirthDate": dcm.PatientBirthDate,
+	"PatientSex": dcm.PatientSex, "AccessionNumber": dcm.AccessionNumber, "StudyDate": dcm.StudyDate,
+	"StudyDescription": dcm.StudyDescription, "ModalitiesInStudy": dcm.ModalitiesInStudy,
+	"NumberOfStudyRelatedSeries": dcm.NumberOfStudyRelatedSeries, "NumberOfStudyRelatedInstances": dcm.NumberOfStudyRelatedInstances,
+	"Modality": dcm.Modality, "SeriesNumber": dcm.SeriesNumber, "InstanceNumber": dcm.InstanceNumber,
+	"Rows": dcm.Rows, "Columns": dcm.Columns, "AvailableTransferSyntaxUID": dcm.AvailableTransferSyntaxUID,
+	"SOPInstanceUID": dcm.SOPInstanceUID, "SeriesDescription": dcm.SeriesDescription,
+}
+
+// personName shows "SMITH^OLIVIA" as "SMITH, Olivia".
+func personName(attrs dcm.Attrs, t dcm.Tag) string {
+	pn, _, _ := strings.Cut(attrs.First(t), "=")
+	parts := strings.Split(pn, "^")
+	if len(parts) < 2 || parts[1] == "" {
+		return parts[0]
+	}
+	given := strings.ToLower(parts[1])
+	if r := []rune(given); len(r) > 0 {
+		given = strings.ToUpper(string(r[0])) + string(r[1:])
+	}
+	return parts[0] + ", " + given
+}
+
+// formatDate shows DICOM DA as an unambiguous UK date, 02-Nov-2026.
+func formatDate(attrs dcm.Attrs, t dcm.Tag) string {
+	d := attrs.First(t)
+	if len(d) != 8 || !isDigits(d) {
+		return d
+	}
+	months := [...]string{"Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"}
+	m, _ := strconv.Atoi(d[4:6])
+	if m < 1 || m > 12 {
+		return d
+	}
+	return d[6:8] + "-" + months[m-1] + "-" + d[0:4]
+}
+
+func isDigits(s string) bool {
+	for _, c := range s {
+		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	return s != ""
+}
+
+// looksLikeURN: referral URNs are ten letters and digits with at least
+// one digit; surnames have none.
+func looksLikeURN(s string) bool {
+	if len(s) != 10 {
+		return false
+	}
+	digit := false
+	for _, c := range strings.ToUpper(s) {
+		switch {
+		case c >= '0' && c <= '9':
+			digit = true
+		case c >= 'A' && c <= 'Z':
+		default:
+			return false
+		}
+	}
+	return digit
+}
