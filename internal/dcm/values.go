@@ -1,7 +1,6 @@
 package dcm
 
 import (
-	"bytes"
 	"encoding/binary"
 	"fmt"
 	"math"
@@ -153,6 +152,3 @@ func Uint16s(e *Element, bo binary.ByteOrder) []uint16 {
 	}
 	return out
 }
-
-// trimASCII trims DICOM padding from an ASCII value.
-func trimASCII(b []byte) []byte { return bytes.Trim(b, " \x00") }
