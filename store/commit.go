@@ -239,13 +239,9 @@ func (t *txn) instance(sop string) (*instanceLoc, error) {
 	if loc, ok := t.sops[sop]; ok {
 		return loc, nil
 	}
-	v, err := t.s.get(key(tSOP, sop))
-	if err != nil || v == nil {
+	parts, err := t.s.lookup(tSOP, sop)
+	if err != nil || parts == nil {
 		return nil, err
-	}
-	_, parts, err := decodeKey(append([]byte{tSOP}, v...))
-	if err != nil || len(parts) != 2 {
-		return nil, fmt.Errorf("corrupt SOP index entry for %s", sop)
 	}
 	rv, err := t.s.get(key(tInstance, parts[0], parts[1], sop))
 	if err != nil {
@@ -482,11 +478,7 @@ func (t *txn) remove(sop string, loc *instanceLoc) error {
 func (t *txn) refreshModalities(study string, st *studyRec) error {
 	present := map[string]bool{}
 	prefix := key(tSeries, study)
-	err := t.s.scan(context.Background(), prefix, prefixEnd(prefix), func(k, v []byte) error {
-		_, parts, err := decodeKey(k)
-		if err != nil || len(parts) != 2 {
-			return err
-		}
+	err := t.s.scanParts(context.Background(), prefix, 2, func(parts []string, v []byte) error {
 		if _, cached := t.series[[2]string{study, parts[1]}]; cached {
 			return nil
 		}
@@ -538,11 +530,7 @@ func (t *txn) deleteTarget(d *deleteTarget) (int, error) {
 		loc *instanceLoc
 	}
 	var victims []victim
-	err := t.s.scan(context.Background(), prefix, prefixEnd(prefix), func(k, v []byte) error {
-		_, parts, err := decodeKey(k)
-		if err != nil || len(parts) != 3 {
-			return fmt.Errorf("corrupt instance key %q", k)
-		}
+	err := t.s.scanParts(context.Background(), prefix, 3, func(parts []string, v []byte) error {
 		// The scan sees the index before this group. An instance the group
 		// already touched (deleted, replaced, moved) is taken from the
 		// cache below instead, or its old record would be removed twice.
@@ -591,11 +579,7 @@ func (t *txn) studyClasses(study string) ([]string, error) {
 		}
 	}
 	prefix := key(tInstance, study)
-	err := t.s.scan(context.Background(), prefix, prefixEnd(prefix), func(k, v []byte) error {
-		_, parts, err := decodeKey(k)
-		if err != nil || len(parts) != 3 {
-			return fmt.Errorf("corrupt instance key %q", k)
-		}
+	err := t.s.scanParts(context.Background(), prefix, 3, func(parts []string, v []byte) error {
 		if _, cached := t.sops[parts[2]]; cached {
 			return nil // deleted, moved or rewritten here: see below
 		}

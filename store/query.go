@@ -254,11 +254,7 @@ func (r *queryRun) run() error {
 	}
 	if !indexed {
 		prefix := []byte{tStudy}
-		return r.s.scan(r.ctx, prefix, prefixEnd(prefix), func(k, v []byte) error {
-			_, parts, err := decodeKey(k)
-			if err != nil || len(parts) != 1 {
-				return fmt.Errorf("corrupt study key %q", k)
-			}
+		return r.s.scanParts(r.ctx, prefix, 1, func(parts []string, v []byte) error {
 			st, err := decodeStudy(v)
 			if err != nil {
 				return err
@@ -452,11 +448,7 @@ func (r *queryRun) visitStudy(uid string, st *studyRec) error {
 		return r.visitStudyInstances(uid, st, attrs)
 	}
 	prefix := key(tSeries, uid)
-	return r.s.scan(r.ctx, prefix, prefixEnd(prefix), func(k, v []byte) error {
-		_, parts, err := decodeKey(k)
-		if err != nil || len(parts) != 2 {
-			return fmt.Errorf("corrupt series key %q", k)
-		}
+	return r.s.scanParts(r.ctx, prefix, 2, func(parts []string, v []byte) error {
 		se, err := decodeSeries(v)
 		if err != nil {
 			return err
@@ -475,11 +467,7 @@ func (r *queryRun) visitStudyInstances(uid string, st *studyRec, stAttrs dcm.Att
 	}
 	series := map[string]seriesMatch{}
 	prefix := key(tSeries, uid)
-	err := r.s.scan(r.ctx, prefix, prefixEnd(prefix), func(k, v []byte) error {
-		_, parts, err := decodeKey(k)
-		if err != nil || len(parts) != 2 {
-			return fmt.Errorf("corrupt series key %q", k)
-		}
+	err := r.s.scanParts(r.ctx, prefix, 2, func(parts []string, v []byte) error {
 		se, err := decodeSeries(v)
 		if err != nil {
 			return err
@@ -492,11 +480,7 @@ func (r *queryRun) visitStudyInstances(uid string, st *studyRec, stAttrs dcm.Att
 		return err
 	}
 	prefix = key(tInstance, uid)
-	return r.s.scan(r.ctx, prefix, prefixEnd(prefix), func(k, v []byte) error {
-		_, parts, err := decodeKey(k)
-		if err != nil || len(parts) != 3 {
-			return fmt.Errorf("corrupt instance key %q", k)
-		}
+	return r.s.scanParts(r.ctx, prefix, 3, func(parts []string, v []byte) error {
 		sm, found := series[parts[1]]
 		if !found || !sm.ok {
 			return nil
@@ -518,11 +502,7 @@ func (r *queryRun) visitSeries(st *studyRec, parent dcm.Attrs, study, series str
 		return r.emit(Match{Level: SeriesLevel, PatientKey: st.PatientKey, StudyUID: study, SeriesUID: series, Attrs: attrs})
 	}
 	prefix := key(tInstance, study, series)
-	return r.s.scan(r.ctx, prefix, prefixEnd(prefix), func(k, v []byte) error {
-		_, parts, err := decodeKey(k)
-		if err != nil || len(parts) != 3 {
-			return fmt.Errorf("corrupt instance key %q", k)
-		}
+	return r.s.scanParts(r.ctx, prefix, 3, func(parts []string, v []byte) error {
 		rec, err := decodeInstance(v)
 		if err != nil {
 			return err
@@ -540,66 +520,57 @@ func (r *queryRun) visitInstance(st *studyRec, parent dcm.Attrs, study, series, 
 }
 
 func (r *queryRun) runSeriesUIDs(uids []string) error {
-	type ref struct{ study, series string }
-	var refs []ref
+	var refs []seriesRef
 	for _, u := range uids {
-		v, err := r.s.get(key(tSeriesUID, u))
+		parts, err := r.s.lookup(tSeriesUID, u)
 		if err != nil {
 			return err
 		}
-		if v == nil {
-			continue
+		if parts != nil {
+			refs = append(refs, seriesRef{parts[0], u})
 		}
-		_, parts, err := decodeKey(append([]byte{tSeriesUID}, v...))
-		if err != nil || len(parts) != 1 {
-			return fmt.Errorf("corrupt series lookup for %s", u)
-		}
-		refs = append(refs, ref{parts[0], u})
 	}
-	slices.SortFunc(refs, func(a, b ref) int {
-		if c := strings.Compare(a.study, b.study); c != 0 {
-			return c
-		}
-		return strings.Compare(a.series, b.series)
-	})
-	refs = slices.Compact(refs)
-	return r.visitSeriesRefs(len(refs), func(i int) (string, string) { return refs[i].study, refs[i].series })
+	refs = sortSeriesRefs(refs)
+	return r.visitSeriesRefs(refs)
 }
 
 func (r *queryRun) runSeriesByModality(mods []string) error {
-	type ref struct{ study, series string }
-	var refs []ref
+	var refs []seriesRef
 	for _, m := range mods {
 		from := key(tIndex, ixSeriesModality, m)
-		err := r.s.scan(r.ctx, from, prefixEnd(from), func(k, _ []byte) error {
-			_, parts, err := decodeKey(k)
-			if err != nil || len(parts) != 4 {
-				return fmt.Errorf("corrupt index key %q", k)
-			}
-			refs = append(refs, ref{parts[2], parts[3]})
+		err := r.s.scanParts(r.ctx, from, 4, func(parts []string, _ []byte) error {
+			refs = append(refs, seriesRef{parts[2], parts[3]})
 			return nil
 		})
 		if err != nil {
 			return err
 		}
 	}
-	slices.SortFunc(refs, func(a, b ref) int {
+	refs = sortSeriesRefs(refs)
+	return r.visitSeriesRefs(refs)
+}
+
+// seriesRef names a series and its study.
+type seriesRef struct{ study, series string }
+
+// sortSeriesRefs puts refs in index order, without repeats.
+func sortSeriesRefs(refs []seriesRef) []seriesRef {
+	slices.SortFunc(refs, func(a, b seriesRef) int {
 		if c := strings.Compare(a.study, b.study); c != 0 {
 			return c
 		}
 		return strings.Compare(a.series, b.series)
 	})
-	refs = slices.Compact(refs)
-	return r.visitSeriesRefs(len(refs), func(i int) (string, string) { return refs[i].study, refs[i].series })
+	return slices.Compact(refs)
 }
 
 // visitSeriesRefs visits known series, loading each study record once.
-func (r *queryRun) visitSeriesRefs(n int, at func(int) (string, string)) error {
+func (r *queryRun) visitSeriesRefs(refs []seriesRef) error {
 	var lastStudy string
 	var st *studyRec
 	var stAttrs dcm.Attrs
-	for i := 0; i < n; i++ {
-		study, series := at(i)
+	for _, ref := range refs {
+		study, series := ref.study, ref.series
 		if study != lastStudy || st == nil {
 			v, err := r.s.get(key(tStudy, study))
 			if err != nil {
@@ -641,18 +612,13 @@ func (r *queryRun) runSOPUIDs(uids []string) error {
 	type ref struct{ study, series, sop string }
 	var refs []ref
 	for _, u := range uids {
-		v, err := r.s.get(key(tSOP, u))
+		parts, err := r.s.lookup(tSOP, u)
 		if err != nil {
 			return err
 		}
-		if v == nil {
-			continue
+		if parts != nil {
+			refs = append(refs, ref{parts[0], parts[1], u})
 		}
-		_, parts, err := decodeKey(append([]byte{tSOP}, v...))
-		if err != nil || len(parts) != 2 {
-			return fmt.Errorf("corrupt SOP lookup for %s", u)
-		}
-		refs = append(refs, ref{parts[0], parts[1], u})
 	}
 	slices.SortFunc(refs, func(a, b ref) int {
 		return strings.Compare(a.study+"\x00"+a.series+"\x00"+a.sop, b.study+"\x00"+b.series+"\x00"+b.sop)
@@ -736,11 +702,7 @@ func (r *queryRun) runPatients() error {
 		return nil
 	}
 	prefix := []byte{tPatient}
-	return r.s.scan(r.ctx, prefix, prefixEnd(prefix), func(k, v []byte) error {
-		_, parts, err := decodeKey(k)
-		if err != nil || len(parts) != 1 {
-			return fmt.Errorf("corrupt patient key %q", k)
-		}
+	return r.s.scanParts(r.ctx, prefix, 1, func(parts []string, v []byte) error {
 		return visit(parts[0], v)
 	})
 }

@@ -82,16 +82,12 @@ func (in *Instance) section(off, n int64) (io.Reader, error) {
 
 // OpenInstance opens a stored instance by SOP Instance UID.
 func (s *Store) OpenInstance(ctx context.Context, sop string) (*Instance, error) {
-	v, err := s.get(key(tSOP, sop))
+	parts, err := s.lookup(tSOP, sop)
 	if err != nil {
 		return nil, fmt.Errorf("open instance %s: %w", sop, err)
 	}
-	if v == nil {
+	if parts == nil {
 		return nil, fmt.Errorf("instance %s: %w", sop, ErrNotFound)
-	}
-	_, parts, err := decodeKey(append([]byte{tSOP}, v...))
-	if err != nil || len(parts) != 2 {
-		return nil, fmt.Errorf("open instance %s: corrupt SOP index entry", sop)
 	}
 	rv, err := s.get(key(tInstance, parts[0], parts[1], sop))
 	if err != nil || rv == nil {
@@ -127,11 +123,7 @@ func (s *Store) ListInstances(ctx context.Context, study, series string, fn func
 	if series != "" {
 		prefix = key(tInstance, study, series)
 	}
-	return s.scan(ctx, prefix, prefixEnd(prefix), func(k, v []byte) error {
-		_, parts, err := decodeKey(k)
-		if err != nil || len(parts) != 3 {
-			return fmt.Errorf("corrupt instance key %q", k)
-		}
+	return s.scanParts(ctx, prefix, 3, func(parts []string, v []byte) error {
 		rec, err := decodeInstance(v)
 		if err != nil {
 			return err

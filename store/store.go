@@ -286,6 +286,37 @@ func (s *Store) scan(ctx context.Context, from, to []byte, fn func(k, v []byte) 
 	return it.Error()
 }
 
+// scanParts calls fn for every key with prefix, split into its string
+// components, of which there must be n.
+func (s *Store) scanParts(ctx context.Context, prefix []byte, n int, fn func(parts []string, v []byte) error) error {
+	return s.scan(ctx, prefix, prefixEnd(prefix), func(k, v []byte) error {
+		_, parts, err := decodeKey(k)
+		if err != nil || len(parts) != n {
+			return fmt.Errorf("corrupt index key %q", k)
+		}
+		return fn(parts, v)
+	})
+}
+
+// lookup reads a UID lookup entry: tSOP gives a SOP Instance UID's study
+// and series, tSeriesUID a series' study. It returns nil when the UID is
+// not stored.
+func (s *Store) lookup(table byte, uid string) ([]string, error) {
+	v, err := s.get(key(table, uid))
+	if err != nil || v == nil {
+		return nil, err
+	}
+	want := 2
+	if table == tSeriesUID {
+		want = 1
+	}
+	_, parts, err := decodeKey(append([]byte{table}, v...))
+	if err != nil || len(parts) != want {
+		return nil, fmt.Errorf("corrupt lookup entry for %s", uid)
+	}
+	return parts, nil
+}
+
 // get returns a copy of the value at k, or nil if absent.
 func (s *Store) get(k []byte) ([]byte, error) {
 	v, closer, err := s.db.Get(k)
