@@ -187,12 +187,7 @@ func (t *txn) patient(k string) (*patientRec, error) {
 	if r, ok := t.patients[k]; ok {
 		return r, nil
 	}
-	v, err := t.s.get(key(tPatient, k))
-	if err != nil || v == nil {
-		t.patients[k] = nil
-		return nil, err
-	}
-	r, err := decodePatient(v)
+	r, err := getRecord(t.s, key(tPatient, k), decodePatient)
 	if err != nil {
 		return nil, err
 	}
@@ -204,12 +199,7 @@ func (t *txn) study(uid string) (*studyRec, error) {
 	if r, ok := t.studies[uid]; ok {
 		return r, nil
 	}
-	v, err := t.s.get(key(tStudy, uid))
-	if err != nil || v == nil {
-		t.studies[uid] = nil
-		return nil, err
-	}
-	r, err := decodeStudy(v)
+	r, err := getRecord(t.s, key(tStudy, uid), decodeStudy)
 	if err != nil {
 		return nil, err
 	}
@@ -222,12 +212,7 @@ func (t *txn) seriesRec(study, series string) (*seriesRec, error) {
 	if r, ok := t.series[k]; ok {
 		return r, nil
 	}
-	v, err := t.s.get(key(tSeries, study, series))
-	if err != nil || v == nil {
-		t.series[k] = nil
-		return nil, err
-	}
-	r, err := decodeSeries(v)
+	r, err := getRecord(t.s, key(tSeries, study, series), decodeSeries)
 	if err != nil {
 		return nil, err
 	}
@@ -243,16 +228,12 @@ func (t *txn) instance(sop string) (*instanceLoc, error) {
 	if err != nil || parts == nil {
 		return nil, err
 	}
-	rv, err := t.s.get(key(tInstance, parts[0], parts[1], sop))
+	rec, err := getRecord(t.s, key(tInstance, parts[0], parts[1], sop), decodeInstance)
 	if err != nil {
 		return nil, err
 	}
-	if rv == nil {
+	if rec == nil {
 		return nil, fmt.Errorf("SOP index entry for %s points to a missing instance", sop)
-	}
-	rec, err := decodeInstance(rv)
-	if err != nil {
-		return nil, err
 	}
 	loc := &instanceLoc{study: parts[0], series: parts[1], rec: rec}
 	t.sops[sop] = loc

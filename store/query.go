@@ -263,16 +263,12 @@ func (r *queryRun) run() error {
 		})
 	}
 	for _, uid := range studies {
-		v, err := r.s.get(key(tStudy, uid))
+		st, err := getRecord(r.s, key(tStudy, uid), decodeStudy)
 		if err != nil {
 			return err
 		}
-		if v == nil {
+		if st == nil {
 			continue
-		}
-		st, err := decodeStudy(v)
-		if err != nil {
-			return err
 		}
 		if err := r.visitStudy(uid, st); err != nil {
 			return err
@@ -572,15 +568,12 @@ func (r *queryRun) visitSeriesRefs(refs []seriesRef) error {
 	for _, ref := range refs {
 		study, series := ref.study, ref.series
 		if study != lastStudy || st == nil {
-			v, err := r.s.get(key(tStudy, study))
-			if err != nil {
+			var err error
+			if st, err = getRecord(r.s, key(tStudy, study), decodeStudy); err != nil {
 				return err
 			}
-			if v == nil {
+			if st == nil {
 				continue
-			}
-			if st, err = decodeStudy(v); err != nil {
-				return err
 			}
 			stAttrs = studyAttrs(st)
 			lastStudy = study
@@ -588,16 +581,12 @@ func (r *queryRun) visitSeriesRefs(refs []seriesRef) error {
 		if !r.matches(stAttrs, PatientLevel, StudyLevel) {
 			continue
 		}
-		v, err := r.s.get(key(tSeries, study, series))
+		se, err := getRecord(r.s, key(tSeries, study, series), decodeSeries)
 		if err != nil {
 			return err
 		}
-		if v == nil {
+		if se == nil {
 			continue
-		}
-		se, err := decodeSeries(v)
-		if err != nil {
-			return err
 		}
 		if err := r.visitSeries(st, stAttrs, study, series, se); err != nil {
 			return err
@@ -626,46 +615,34 @@ func (r *queryRun) runSOPUIDs(uids []string) error {
 	for _, ref := range refs {
 		// A record missing here was deleted after the SOP lookup above:
 		// leave that instance out, not the rest of the list.
-		sv, err := r.s.get(key(tStudy, ref.study))
+		st, err := getRecord(r.s, key(tStudy, ref.study), decodeStudy)
 		if err != nil {
 			return err
 		}
-		if sv == nil {
+		if st == nil {
 			continue
-		}
-		st, err := decodeStudy(sv)
-		if err != nil {
-			return err
 		}
 		attrs := studyAttrs(st)
 		if !r.matches(attrs, PatientLevel, StudyLevel) {
 			continue
 		}
-		sev, err := r.s.get(key(tSeries, ref.study, ref.series))
+		se, err := getRecord(r.s, key(tSeries, ref.study, ref.series), decodeSeries)
 		if err != nil {
 			return err
 		}
-		if sev == nil {
+		if se == nil {
 			continue
-		}
-		se, err := decodeSeries(sev)
-		if err != nil {
-			return err
 		}
 		attrs = attrs.Merge(seriesAttrs(se))
 		if !r.matches(attrs, SeriesLevel, SeriesLevel) {
 			continue
 		}
-		iv, err := r.s.get(key(tInstance, ref.study, ref.series, ref.sop))
+		rec, err := getRecord(r.s, key(tInstance, ref.study, ref.series, ref.sop), decodeInstance)
 		if err != nil {
 			return err
 		}
-		if iv == nil {
+		if rec == nil {
 			continue
-		}
-		rec, err := decodeInstance(iv)
-		if err != nil {
-			return err
 		}
 		if err := r.visitInstance(st, attrs, ref.study, ref.series, ref.sop, rec); err != nil {
 			return err

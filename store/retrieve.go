@@ -89,13 +89,13 @@ func (s *Store) OpenInstance(ctx context.Context, sop string) (*Instance, error)
 	if parts == nil {
 		return nil, fmt.Errorf("instance %s: %w", sop, ErrNotFound)
 	}
-	rv, err := s.get(key(tInstance, parts[0], parts[1], sop))
-	if err != nil || rv == nil {
-		return nil, fmt.Errorf("open instance %s: index record missing: %v", sop, err)
-	}
-	rec, err := decodeInstance(rv)
+	rec, err := getRecord(s, key(tInstance, parts[0], parts[1], sop), decodeInstance)
 	if err != nil {
 		return nil, fmt.Errorf("open instance %s: %w", sop, err)
+	}
+	if rec == nil {
+		// Deleted between the two reads.
+		return nil, fmt.Errorf("instance %s: %w", sop, ErrNotFound)
 	}
 	blob, err := s.blobs.Open(rec.BlobID)
 	if err != nil {

@@ -317,6 +317,16 @@ func (s *Store) lookup(table byte, uid string) ([]string, error) {
 	return parts, nil
 }
 
+// getRecord reads and decodes the record at k; it returns nil, nil when
+// there is none.
+func getRecord[R any](s *Store, k []byte, decode func([]byte) (*R, error)) (*R, error) {
+	v, err := s.get(k)
+	if err != nil || v == nil {
+		return nil, err
+	}
+	return decode(v)
+}
+
 // get returns a copy of the value at k, or nil if absent.
 func (s *Store) get(k []byte) ([]byte, error) {
 	v, closer, err := s.db.Get(k)
