@@ -30,8 +30,7 @@ type JSONWriter struct {
 // Trailing Padding are omitted, text is converted to UTF-8 per Specific
 // Character Set, and of repeated tags only the first is written.
 func (w *JSONWriter) Append(dst []byte, ds *Dataset) []byte {
-	cs, _ := ds.CharacterSet(nil)
-	return w.appendDataset(dst, ds, cs, "")
+	return w.appendDataset(dst, ds, nil, "")
 }
 
 func (w *JSONWriter) appendDataset(dst []byte, ds *Dataset, inherit *charset.Set, prefix string) []byte {

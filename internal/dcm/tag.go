@@ -29,7 +29,7 @@ func (t Tag) IsGroupLength() bool { return t.Element() == 0 }
 func (t Tag) String() string { return fmt.Sprintf("(%04X,%04X)", t.Group(), t.Element()) }
 
 // Hex formats the tag as the eight upper-case hex digits DICOM JSON uses as keys.
-func (t Tag) Hex() string { return fmt.Sprintf("%08X", uint32(t)) }
+func (t Tag) Hex() string { return string(appendHex8(make([]byte, 0, 8), uint32(t))) }
 
 // ParseTag accepts "GGGGEEEE", "(GGGG,EEEE)", "GGGG,EEEE" or a dictionary keyword.
 func ParseTag(s string) (Tag, error) {
