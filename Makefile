@@ -3,7 +3,8 @@
 GO ?= go
 BIN := bin/molar
 VERSION := $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
-STATICCHECK_VERSION := 2026.2.2
+# staticcheck 2026.2.2 is module version v0.8.2.
+STATICCHECK_VERSION := v0.8.2
 
 .PHONY: all build run test deps vet lint bench fuzz clean
 
