@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"hash"
 	"io"
 	"strings"
 	"time"
@@ -151,9 +152,9 @@ func (s *Store) ingest(ctx context.Context, r io.Reader, meta *Meta) (*Result, e
 	if err != nil {
 		return nil, err
 	}
-	h := sha256.New()
-	tee := io.TeeReader(r, &hashWriter{w: w, h: h})
-	file, err := dcm.ParsePart10(tee, dcm.ParseOptions{})
+	hw := &hashWriter{w: w, h: sha256.New()}
+	defer hw.stop()
+	file, err := dcm.ParsePart10(io.TeeReader(r, hw), dcm.ParseOptions{})
 	if err != nil {
 		w.Abort()
 		err = parseReject(err)
@@ -174,7 +175,7 @@ func (s *Store) ingest(ctx context.Context, r io.Reader, meta *Meta) (*Result, e
 	}
 	inst.rec.BlobID = id
 	inst.rec.Size = file.Size
-	copy(inst.rec.SHA256[:], h.Sum(nil))
+	copy(inst.rec.SHA256[:], hw.sum())
 	inst.rec.Received = time.Now().UnixNano()
 
 	res, err := s.commit(ctx, &commitReq{add: inst})
@@ -184,18 +185,65 @@ func (s *Store) ingest(ctx context.Context, r io.Reader, meta *Meta) (*Result, e
 	return res, nil
 }
 
-// hashWriter feeds the blob and the hash in one pass; it exists so a write
-// error from the blob is returned (io.MultiWriter would do, but this keeps
-// the hash from seeing bytes the blob refused).
+// hashWriter writes to the blob and feeds the SHA-256 of what was written.
+// Past asyncHashAfter bytes the hash moves to its own goroutine, so a large
+// film's hashing overlaps its parsing and writing instead of adding to them;
+// small instances are hashed inline, where a goroutine would cost more.
 type hashWriter struct {
-	w io.Writer
-	h io.Writer
+	w    io.Writer
+	h    hash.Hash
+	n    int64
+	ch   chan []byte // nil while hashing inline
+	free chan []byte // buffers the hashing goroutine is done with
+	done chan struct{}
 }
+
+const asyncHashAfter = 1 << 20
 
 func (hw *hashWriter) Write(p []byte) (int, error) {
 	n, err := hw.w.Write(p)
-	hw.h.Write(p[:n])
+	p = p[:n]
+	hw.n += int64(n)
+	if hw.ch == nil && hw.n <= asyncHashAfter {
+		hw.h.Write(p)
+		return n, err
+	}
+	if hw.ch == nil {
+		hw.ch, hw.free, hw.done = make(chan []byte, 4), make(chan []byte, 4), make(chan struct{})
+		go func() {
+			defer close(hw.done)
+			for b := range hw.ch {
+				hw.h.Write(b)
+				select {
+				case hw.free <- b:
+				default:
+				}
+			}
+		}()
+	}
+	var buf []byte
+	select {
+	case buf = <-hw.free:
+	default:
+		buf = make([]byte, 0, 64<<10)
+	}
+	hw.ch <- append(buf[:0], p...)
 	return n, err
+}
+
+// stop waits for the hashing goroutine, if one was started.
+func (hw *hashWriter) stop() {
+	if hw.ch != nil {
+		close(hw.ch)
+		<-hw.done
+		hw.ch = nil
+	}
+}
+
+// sum returns the hash of everything written.
+func (hw *hashWriter) sum() []byte {
+	hw.stop()
+	return hw.h.Sum(nil)
 }
 
 func parseReject(err error) error {
