@@ -186,3 +186,43 @@ func TestBadCommandLines(t *testing.T) {
 		t.Errorf("bad AE title: exit %d\n%s", code, out)
 	}
 }
+
+func TestDemoAndRepair(t *testing.T) {
+	data := t.TempDir()
+	out, code := molar(t, "demo", "--data", data)
+	if code != 0 || !strings.Contains(out, "15 new instances, 5 studies") {
+		t.Fatalf("demo: exit %d\n%s", code, out)
+	}
+	if out, _ := molar(t, "demo", "--data", data); !strings.Contains(out, "0 new instances") {
+		t.Errorf("second demo run is not idempotent:\n%s", out)
+	}
+
+	// Lose the index entirely: --repair rebuilds it from the blobs.
+	if err := os.RemoveAll(filepath.Join(data, "index")); err != nil {
+		t.Fatal(err)
+	}
+	out, code = molar(t, "fsck", "--data", data, "--repair")
+	if code != 0 || !strings.Contains(out, "Index rebuilt from blobs: 15 instances") || !strings.Contains(out, "0 problems") {
+		t.Fatalf("fsck --repair: exit %d\n%s", code, out)
+	}
+	// The rebuilt index answers as before: seeding finds everything present.
+	if out, _ := molar(t, "demo", "--data", data); !strings.Contains(out, "0 new instances") {
+		t.Errorf("after repair, demo data is not found:\n%s", out)
+	}
+
+	// A blob that changed on disk is a problem fsck reports, with exit 1.
+	blobs, _ := filepath.Glob(filepath.Join(data, "blobs", "*", "*.dcm"))
+	if len(blobs) != 15 {
+		t.Fatalf("%d blob files, want 15", len(blobs))
+	}
+	f, err := os.OpenFile(blobs[0], os.O_WRONLY|os.O_APPEND, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.Write([]byte("xx"))
+	f.Close()
+	out, code = molar(t, "fsck", "--data", data)
+	if code != 1 || !strings.Contains(out, "size mismatch") || !strings.Contains(out, "--repair") {
+		t.Errorf("fsck on a damaged blob: exit %d\n%s", code, out)
+	}
+}
