@@ -187,7 +187,7 @@ func (t *txn) patient(k string) (*patientRec, error) {
 	if r, ok := t.patients[k]; ok {
 		return r, nil
 	}
-	r, err := getRecord(t.s, key(tPatient, k), decodePatient)
+	r, err := getRecord(t.s.view, key(tPatient, k), decodePatient)
 	if err != nil {
 		return nil, err
 	}
@@ -199,7 +199,7 @@ func (t *txn) study(uid string) (*studyRec, error) {
 	if r, ok := t.studies[uid]; ok {
 		return r, nil
 	}
-	r, err := getRecord(t.s, key(tStudy, uid), decodeStudy)
+	r, err := getRecord(t.s.view, key(tStudy, uid), decodeStudy)
 	if err != nil {
 		return nil, err
 	}
@@ -212,7 +212,7 @@ func (t *txn) seriesRec(study, series string) (*seriesRec, error) {
 	if r, ok := t.series[k]; ok {
 		return r, nil
 	}
-	r, err := getRecord(t.s, key(tSeries, study, series), decodeSeries)
+	r, err := getRecord(t.s.view, key(tSeries, study, series), decodeSeries)
 	if err != nil {
 		return nil, err
 	}
@@ -228,7 +228,7 @@ func (t *txn) instance(sop string) (*instanceLoc, error) {
 	if err != nil || parts == nil {
 		return nil, err
 	}
-	rec, err := getRecord(t.s, key(tInstance, parts[0], parts[1], sop), decodeInstance)
+	rec, err := getRecord(t.s.view, key(tInstance, parts[0], parts[1], sop), decodeInstance)
 	if err != nil {
 		return nil, err
 	}

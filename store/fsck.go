@@ -177,7 +177,7 @@ func Repair(ctx context.Context, dir string, progress func(done int)) (*RepairRe
 	if err != nil {
 		return nil, err
 	}
-	s := &Store{db: db, blobs: blobs, policy: ReplaceDuplicates}
+	s := &Store{view: view{rd: db}, db: db, blobs: blobs, policy: ReplaceDuplicates}
 	rep := &RepairReport{}
 	var maxID uint64
 	qdir := filepath.Join(dir, "quarantine")

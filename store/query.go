@@ -178,7 +178,11 @@ func (s *Store) QueryFunc(ctx context.Context, q Query, fn func(Match) error) (b
 		}
 		keys = append(keys, compiledKey{tag: k.Tag, level: level, m: m})
 	}
-	r := &queryRun{s: s, ctx: ctx, q: q, keys: keys, fn: fn}
+	// One snapshot per query: a group committing meanwhile is seen whole
+	// or not at all.
+	snap := s.db.NewSnapshot()
+	defer snap.Close()
+	r := &queryRun{v: view{rd: snap}, ctx: ctx, q: q, keys: keys, fn: fn}
 	err := r.run()
 	if errors.Is(err, errStop) {
 		err = nil
@@ -187,7 +191,7 @@ func (s *Store) QueryFunc(ctx context.Context, q Query, fn func(Match) error) (b
 }
 
 type queryRun struct {
-	s    *Store
+	v    view
 	ctx  context.Context
 	q    Query
 	keys []compiledKey
@@ -254,7 +258,7 @@ func (r *queryRun) run() error {
 	}
 	if !indexed {
 		prefix := []byte{tStudy}
-		return r.s.scanParts(r.ctx, prefix, 1, func(parts []string, v []byte) error {
+		return r.v.scanParts(r.ctx, prefix, 1, func(parts []string, v []byte) error {
 			st, err := decodeStudy(v)
 			if err != nil {
 				return err
@@ -263,7 +267,7 @@ func (r *queryRun) run() error {
 		})
 	}
 	for _, uid := range studies {
-		st, err := getRecord(r.s, key(tStudy, uid), decodeStudy)
+		st, err := getRecord(r.v, key(tStudy, uid), decodeStudy)
 		if err != nil {
 			return err
 		}
@@ -402,7 +406,7 @@ func (r *queryRun) indexScan(name, value string, prefix bool) ([]string, error) 
 		from = key(tIndex, name, value)
 	}
 	var out []string
-	err := r.s.scan(r.ctx, from, prefixEnd(from), func(k, _ []byte) error {
+	err := r.v.scan(r.ctx, from, prefixEnd(from), func(k, _ []byte) error {
 		_, parts, err := decodeKey(k)
 		if err != nil || len(parts) < 3 {
 			return fmt.Errorf("corrupt index key %q", k)
@@ -421,7 +425,7 @@ func (r *queryRun) dateScan(lo, hi string) ([]string, error) {
 		to = prefixEnd(indexPrefix(ixStudyDate, hi))
 	}
 	var out []string
-	err := r.s.scan(r.ctx, from, to, func(k, _ []byte) error {
+	err := r.v.scan(r.ctx, from, to, func(k, _ []byte) error {
 		_, parts, err := decodeKey(k)
 		if err != nil || len(parts) < 3 {
 			return fmt.Errorf("corrupt index key %q", k)
@@ -444,7 +448,7 @@ func (r *queryRun) visitStudy(uid string, st *studyRec) error {
 		return r.visitStudyInstances(uid, st, attrs)
 	}
 	prefix := key(tSeries, uid)
-	return r.s.scanParts(r.ctx, prefix, 2, func(parts []string, v []byte) error {
+	return r.v.scanParts(r.ctx, prefix, 2, func(parts []string, v []byte) error {
 		se, err := decodeSeries(v)
 		if err != nil {
 			return err
@@ -463,7 +467,7 @@ func (r *queryRun) visitStudyInstances(uid string, st *studyRec, stAttrs dcm.Att
 	}
 	series := map[string]seriesMatch{}
 	prefix := key(tSeries, uid)
-	err := r.s.scanParts(r.ctx, prefix, 2, func(parts []string, v []byte) error {
+	err := r.v.scanParts(r.ctx, prefix, 2, func(parts []string, v []byte) error {
 		se, err := decodeSeries(v)
 		if err != nil {
 			return err
@@ -476,7 +480,7 @@ func (r *queryRun) visitStudyInstances(uid string, st *studyRec, stAttrs dcm.Att
 		return err
 	}
 	prefix = key(tInstance, uid)
-	return r.s.scanParts(r.ctx, prefix, 3, func(parts []string, v []byte) error {
+	return r.v.scanParts(r.ctx, prefix, 3, func(parts []string, v []byte) error {
 		sm, found := series[parts[1]]
 		if !found || !sm.ok {
 			return nil
@@ -498,7 +502,7 @@ func (r *queryRun) visitSeries(st *studyRec, parent dcm.Attrs, study, series str
 		return r.emit(Match{Level: SeriesLevel, PatientKey: st.PatientKey, StudyUID: study, SeriesUID: series, Attrs: attrs})
 	}
 	prefix := key(tInstance, study, series)
-	return r.s.scanParts(r.ctx, prefix, 3, func(parts []string, v []byte) error {
+	return r.v.scanParts(r.ctx, prefix, 3, func(parts []string, v []byte) error {
 		rec, err := decodeInstance(v)
 		if err != nil {
 			return err
@@ -518,7 +522,7 @@ func (r *queryRun) visitInstance(st *studyRec, parent dcm.Attrs, study, series, 
 func (r *queryRun) runSeriesUIDs(uids []string) error {
 	var refs []seriesRef
 	for _, u := range uids {
-		parts, err := r.s.lookup(tSeriesUID, u)
+		parts, err := r.v.lookup(tSeriesUID, u)
 		if err != nil {
 			return err
 		}
@@ -534,7 +538,7 @@ func (r *queryRun) runSeriesByModality(mods []string) error {
 	var refs []seriesRef
 	for _, m := range mods {
 		from := key(tIndex, ixSeriesModality, m)
-		err := r.s.scanParts(r.ctx, from, 4, func(parts []string, _ []byte) error {
+		err := r.v.scanParts(r.ctx, from, 4, func(parts []string, _ []byte) error {
 			refs = append(refs, seriesRef{parts[2], parts[3]})
 			return nil
 		})
@@ -569,7 +573,7 @@ func (r *queryRun) visitSeriesRefs(refs []seriesRef) error {
 		study, series := ref.study, ref.series
 		if study != lastStudy || st == nil {
 			var err error
-			if st, err = getRecord(r.s, key(tStudy, study), decodeStudy); err != nil {
+			if st, err = getRecord(r.v, key(tStudy, study), decodeStudy); err != nil {
 				return err
 			}
 			if st == nil {
@@ -581,7 +585,7 @@ func (r *queryRun) visitSeriesRefs(refs []seriesRef) error {
 		if !r.matches(stAttrs, PatientLevel, StudyLevel) {
 			continue
 		}
-		se, err := getRecord(r.s, key(tSeries, study, series), decodeSeries)
+		se, err := getRecord(r.v, key(tSeries, study, series), decodeSeries)
 		if err != nil {
 			return err
 		}
@@ -601,7 +605,7 @@ func (r *queryRun) runSOPUIDs(uids []string) error {
 	type ref struct{ study, series, sop string }
 	var refs []ref
 	for _, u := range uids {
-		parts, err := r.s.lookup(tSOP, u)
+		parts, err := r.v.lookup(tSOP, u)
 		if err != nil {
 			return err
 		}
@@ -615,7 +619,7 @@ func (r *queryRun) runSOPUIDs(uids []string) error {
 	for _, ref := range refs {
 		// A record missing here was deleted after the SOP lookup above:
 		// leave that instance out, not the rest of the list.
-		st, err := getRecord(r.s, key(tStudy, ref.study), decodeStudy)
+		st, err := getRecord(r.v, key(tStudy, ref.study), decodeStudy)
 		if err != nil {
 			return err
 		}
@@ -626,7 +630,7 @@ func (r *queryRun) runSOPUIDs(uids []string) error {
 		if !r.matches(attrs, PatientLevel, StudyLevel) {
 			continue
 		}
-		se, err := getRecord(r.s, key(tSeries, ref.study, ref.series), decodeSeries)
+		se, err := getRecord(r.v, key(tSeries, ref.study, ref.series), decodeSeries)
 		if err != nil {
 			return err
 		}
@@ -637,7 +641,7 @@ func (r *queryRun) runSOPUIDs(uids []string) error {
 		if !r.matches(attrs, SeriesLevel, SeriesLevel) {
 			continue
 		}
-		rec, err := getRecord(r.s, key(tInstance, ref.study, ref.series, ref.sop), decodeInstance)
+		rec, err := getRecord(r.v, key(tInstance, ref.study, ref.series, ref.sop), decodeInstance)
 		if err != nil {
 			return err
 		}
@@ -666,7 +670,7 @@ func (r *queryRun) runPatients() error {
 	if ids, ok := r.exact(dcm.PatientID); ok {
 		slices.Sort(ids)
 		for _, id := range slices.Compact(ids) {
-			v, err := r.s.get(key(tPatient, id))
+			v, err := r.v.get(key(tPatient, id))
 			if err != nil {
 				return err
 			}
@@ -679,7 +683,7 @@ func (r *queryRun) runPatients() error {
 		return nil
 	}
 	prefix := []byte{tPatient}
-	return r.s.scanParts(r.ctx, prefix, 1, func(parts []string, v []byte) error {
+	return r.v.scanParts(r.ctx, prefix, 1, func(parts []string, v []byte) error {
 		return visit(parts[0], v)
 	})
 }

@@ -89,7 +89,7 @@ func (s *Store) OpenInstance(ctx context.Context, sop string) (*Instance, error)
 	if parts == nil {
 		return nil, fmt.Errorf("instance %s: %w", sop, ErrNotFound)
 	}
-	rec, err := getRecord(s, key(tInstance, parts[0], parts[1], sop), decodeInstance)
+	rec, err := getRecord(s.view, key(tInstance, parts[0], parts[1], sop), decodeInstance)
 	if err != nil {
 		return nil, fmt.Errorf("open instance %s: %w", sop, err)
 	}

@@ -62,6 +62,7 @@ const defaultCacheSize = 256 << 20
 
 // Store is the archive. It is safe for concurrent use.
 type Store struct {
+	view   // reads of the live index
 	db     *pebble.DB
 	blobs  Blobs
 	log    *slog.Logger
@@ -124,6 +125,7 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 		return nil, err
 	}
 	s := &Store{
+		view:    view{rd: db},
 		db:      db,
 		blobs:   blobs,
 		log:     opts.Logger,
@@ -262,84 +264,6 @@ func (s *Store) finishBlobDeletes(ids []uint64) error {
 		return err
 	}
 	return b.Commit(pebble.NoSync)
-}
-
-// scan calls fn for every key in [from, to).
-func (s *Store) scan(ctx context.Context, from, to []byte, fn func(k, v []byte) error) error {
-	it, err := s.db.NewIterWithContext(ctx, &pebble.IterOptions{LowerBound: from, UpperBound: to})
-	if err != nil {
-		return err
-	}
-	defer it.Close()
-	for ok := it.First(); ok; ok = it.Next() {
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		v, err := it.ValueAndErr()
-		if err != nil {
-			return err
-		}
-		if err := fn(it.Key(), v); err != nil {
-			return err
-		}
-	}
-	return it.Error()
-}
-
-// scanParts calls fn for every key with prefix, split into its string
-// components, of which there must be n.
-func (s *Store) scanParts(ctx context.Context, prefix []byte, n int, fn func(parts []string, v []byte) error) error {
-	return s.scan(ctx, prefix, prefixEnd(prefix), func(k, v []byte) error {
-		_, parts, err := decodeKey(k)
-		if err != nil || len(parts) != n {
-			return fmt.Errorf("corrupt index key %q", k)
-		}
-		return fn(parts, v)
-	})
-}
-
-// lookup reads a UID lookup entry: tSOP gives a SOP Instance UID's study
-// and series, tSeriesUID a series' study. It returns nil when the UID is
-// not stored.
-func (s *Store) lookup(table byte, uid string) ([]string, error) {
-	v, err := s.get(key(table, uid))
-	if err != nil || v == nil {
-		return nil, err
-	}
-	want := 2
-	if table == tSeriesUID {
-		want = 1
-	}
-	_, parts, err := decodeKey(append([]byte{table}, v...))
-	if err != nil || len(parts) != want {
-		return nil, fmt.Errorf("corrupt lookup entry for %s", uid)
-	}
-	return parts, nil
-}
-
-// getRecord reads and decodes the record at k; it returns nil, nil when
-// there is none.
-func getRecord[R any](s *Store, k []byte, decode func([]byte) (*R, error)) (*R, error) {
-	v, err := s.get(k)
-	if err != nil || v == nil {
-		return nil, err
-	}
-	return decode(v)
-}
-
-// get returns a copy of the value at k, or nil if absent.
-func (s *Store) get(k []byte) ([]byte, error) {
-	v, closer, err := s.db.Get(k)
-	if errors.Is(err, pebble.ErrNotFound) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, err
-	}
-	defer closer.Close()
-	out := make([]byte, len(v))
-	copy(out, v)
-	return out, nil
 }
 
 // blobLease hands out blob IDs. IDs are reserved in blocks whose bounds are
