@@ -1,7 +1,6 @@
 package store
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -648,9 +647,9 @@ func nameForms(pn string) []string {
 func nameWords(pn string) []string {
 	var out []string
 	for _, g := range splitGroups(pn) {
-		for _, w := range bytes.FieldsFunc([]byte(match.NormalizeName(g)), isNameSeparator) {
-			if s := string(w); !slices.Contains(out, s) {
-				out = append(out, s)
+		for _, w := range strings.FieldsFunc(match.NormalizeName(g), isNameSeparator) {
+			if !slices.Contains(out, w) {
+				out = append(out, w)
 			}
 		}
 	}
@@ -661,18 +660,13 @@ func nameWords(pn string) []string {
 // compares: components, spaces and hyphens ("SMITH-JONES" has JONES).
 func isNameSeparator(r rune) bool { return r == '^' || r == ' ' || r == '-' }
 
+// splitGroups returns the non-empty component groups of a person name
+// (alphabetic, ideographic, phonetic).
 func splitGroups(pn string) []string {
-	if pn == "" {
-		return nil
-	}
-	return bytes2strings(bytes.Split([]byte(pn), []byte("=")))
-}
-
-func bytes2strings(bs [][]byte) []string {
-	out := make([]string, 0, len(bs))
-	for _, b := range bs {
-		if len(b) > 0 {
-			out = append(out, string(b))
+	var out []string
+	for _, g := range strings.Split(pn, "=") {
+		if g != "" {
+			out = append(out, g)
 		}
 	}
 	return out

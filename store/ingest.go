@@ -274,7 +274,8 @@ type pendingInstance struct {
 
 // Attributes kept at each level of the index: what C-FIND and QIDO-RS
 // match on and return (PS3.4 C.6.1.1 / C.6.2.1, PS3.18 Table 10.6.3-x),
-// plus what the referral workflow and the viewer list.
+// plus what the referral workflow and the viewer list. Each list is in tag
+// order (a test checks), so the records built from them are sorted Attrs.
 var (
 	patientTags = []dcm.Tag{dcm.PatientName, dcm.PatientID, dcm.IssuerOfPatientID,
 		dcm.PatientBirthDate, dcm.PatientBirthTime, dcm.PatientSex, dcm.OtherPatientIDs, dcm.PatientComments}
@@ -344,7 +345,6 @@ func describe(f *dcm.File, meta *Meta) (*pendingInstance, error) {
 			}
 			out = append(out, dcm.Attr{Tag: t, VR: e.VR, Values: dcm.Strings(e, bo, cs)})
 		}
-		sortAttrs(out)
 		return out
 	}
 	inst.patient = extract(patientTags)
@@ -367,14 +367,6 @@ func describe(f *dcm.File, meta *Meta) (*pendingInstance, error) {
 	inst.json = jw.Append(nil, ds)
 	inst.rec.Bulk = bulkRefs(ds, "", nil)
 	return inst, nil
-}
-
-func sortAttrs(a dcm.Attrs) {
-	for i := 1; i < len(a); i++ {
-		for j := i; j > 0 && a[j].Tag < a[j-1].Tag; j-- {
-			a[j], a[j-1] = a[j-1], a[j]
-		}
-	}
 }
 
 // bulkRefs lists where each value left out of the JSON lies in the blob.

@@ -124,22 +124,19 @@ func (h *Handler) studies(w http.ResponseWriter, r *http.Request) {
 
 func (h *Handler) study(w http.ResponseWriter, r *http.Request) {
 	uid := r.PathValue("study")
-	studies, _, err := h.archive.Query(r.Context(), store.Query{Level: store.StudyLevel, Keys: []store.Key{{Tag: dcm.StudyInstanceUID, Value: uid}}})
-	if err != nil {
-		h.fail(w, r, err)
-		return
-	}
-	if len(studies) == 0 {
-		http.NotFound(w, r)
-		return
-	}
+	// Instance matches carry their study's attributes; a study without
+	// instances does not exist.
 	instances, _, err := h.archive.Query(r.Context(), store.Query{Level: store.InstanceLevel, Keys: []store.Key{{Tag: dcm.StudyInstanceUID, Value: uid}}})
 	if err != nil {
 		h.fail(w, r, err)
 		return
 	}
+	if len(instances) == 0 {
+		http.NotFound(w, r)
+		return
+	}
 	h.audit(r, "view study", uid)
-	h.render(w, "study.html", map[string]any{"Study": studies[0], "Instances": instances, "Tags": tags})
+	h.render(w, "study.html", map[string]any{"Study": instances[0], "Instances": instances, "Tags": tags})
 }
 
 func (h *Handler) download(w http.ResponseWriter, r *http.Request) {

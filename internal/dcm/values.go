@@ -140,15 +140,3 @@ func numberStrings(vr VR, raw []byte, bo binary.ByteOrder) []string {
 func formatFloat(f float64, bits int) string {
 	return strconv.FormatFloat(f, 'g', -1, bits)
 }
-
-// Uint16s decodes a US value list.
-func Uint16s(e *Element, bo binary.ByteOrder) []uint16 {
-	if e == nil || e.VR != US {
-		return nil
-	}
-	out := make([]uint16, len(e.Value)/2)
-	for i := range out {
-		out[i] = bo.Uint16(e.Value[2*i:])
-	}
-	return out
-}
