@@ -9,7 +9,7 @@ import (
 
 	"github.com/cockroachdb/pebble/v2"
 	"github.com/molar-pacs/molar/internal/dcm"
-	"github.com/molar-pacs/molar/store/internal/match"
+	"github.com/molar-pacs/molar/internal/match"
 )
 
 // commitReq is one unit of work for the committer: an instance to add or

@@ -9,7 +9,7 @@ import (
 	"strings"
 
 	"github.com/molar-pacs/molar/internal/dcm"
-	"github.com/molar-pacs/molar/store/internal/match"
+	"github.com/molar-pacs/molar/internal/match"
 )
 
 // Level is a query/retrieve level.

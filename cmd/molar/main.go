@@ -27,6 +27,13 @@ Usage:
   molar import [flags] PATH...  ingest DICOM files and folder trees
   molar fsck   [flags]          check the archive; --repair rebuilds the index
   molar demo   [flags]          seed the archive with demo studies
+
+DICOM tools, for testing a link to a hospital PACS or a practice device
+(TARGET is AET@HOST:PORT):
+  molar echo   [flags] TARGET                  C-ECHO
+  molar store  [flags] TARGET FILE|DIR...      C-STORE files and folder trees
+  molar find   [flags] TARGET -k KEY[=VALUE]   C-FIND (study, patient or worklist)
+  molar move   [flags] --dest AET TARGET -k KEY=VALUE   C-MOVE
   molar version
 
 Run "molar COMMAND -h" for a command's flags.
@@ -56,6 +63,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = runFsck(ctx, args, stdout, stderr)
 	case "demo":
 		err = runDemo(ctx, args, stdout, stderr)
+	case "echo":
+		err = runEcho(ctx, args, stdout, stderr)
+	case "store":
+		err = runStore(ctx, args, stdout, stderr)
+	case "find":
+		err = runFind(ctx, args, stdout, stderr)
+	case "move":
+		err = runMove(ctx, args, stdout, stderr)
 	case "version":
 		fmt.Fprintln(stdout, "molar", version)
 	case "help", "-h", "--help":

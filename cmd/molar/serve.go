@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -78,22 +79,72 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return fmt.Errorf("listen http %s: %w", cfg.HTTPAddr, err)
 	}
-	fmt.Fprintf(stdout, "Molar %s is serving.\n  Browser:  http://%s/archive/\n  Archive:  %s\n  DICOM:    AE title %s on %s (the DICOM listener arrives with DIMSE support)\n",
-		version, browserAddr(ln.Addr()), cfg.DataDir, cfg.AETitle, cfg.DICOMAddr)
+	dicomSrv, err := newDICOMServer(cfg, archive, log)
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	dln, err := net.Listen("tcp", cfg.DICOMAddr)
+	if err != nil {
+		ln.Close()
+		return fmt.Errorf("listen dicom %s: %w", cfg.DICOMAddr, err)
+	}
+	dicomListeners := []net.Listener{dln}
+	tlsLine := ""
+	if cfg.DICOMTLSAddr != "" {
+		tc, err := serverTLS(cfg)
+		if err != nil {
+			ln.Close()
+			dln.Close()
+			return err
+		}
+		tln, err := net.Listen("tcp", cfg.DICOMTLSAddr)
+		if err != nil {
+			ln.Close()
+			dln.Close()
+			return fmt.Errorf("listen dicom tls %s: %w", cfg.DICOMTLSAddr, err)
+		}
+		dicomListeners = append(dicomListeners, tls.NewListener(tln, tc))
+		tlsLine = fmt.Sprintf("  DICOM/TLS: on %s\n", tln.Addr())
+	}
+	fmt.Fprintf(stdout, "Molar %s is serving.\n  Browser:  http://%s/archive/\n  Archive:  %s\n  DICOM:    AE title %s on %s\n%s",
+		version, browserAddr(ln.Addr()), cfg.DataDir, cfg.AETitle, dln.Addr(), tlsLine)
+	if cfg.Demo {
+		fmt.Fprintf(stdout, "  Try:      echoscu -aec %[1]s localhost %[2]d\n            findscu -S -aec %[1]s -k QueryRetrieveLevel=STUDY -k AccessionNumber=DEMO4K7Q2X -k PatientName localhost %[2]d\n",
+			cfg.AETitle, dln.Addr().(*net.TCPAddr).Port)
+	}
+
+	dctx, stopDICOM := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopDICOM()
+	dicomErr := make(chan error, len(dicomListeners))
+	for _, l := range dicomListeners {
+		go func() { dicomErr <- dicomSrv.Serve(dctx, l) }()
+	}
 
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	select {
 	case err := <-errc:
 		return fmt.Errorf("http server: %w", err)
+	case err := <-dicomErr:
+		if err != nil {
+			return fmt.Errorf("dicom server: %w", err)
+		}
 	case <-ctx.Done():
 	}
 	log.Info("shutting down: finishing in-flight requests", "grace", grace)
 	sctx, cancel := context.WithTimeout(context.Background(), grace)
 	defer cancel()
+	for _, l := range dicomListeners {
+		l.Close()
+	}
 	if err := srv.Shutdown(sctx); err != nil && !errors.Is(err, http.ErrServerClosed) {
 		log.Warn("http shutdown", "err", err)
 	}
+	if err := dicomSrv.Shutdown(sctx); err != nil {
+		log.Warn("dicom shutdown: associations aborted", "err", err)
+	}
+	stopDICOM()
 	return nil
 }
 

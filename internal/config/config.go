@@ -10,6 +10,7 @@ import (
 	"net"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/BurntSushi/toml"
 )
@@ -19,6 +20,8 @@ type Peer struct {
 	AETitle string `toml:"ae_title"`
 	Host    string `toml:"host"`
 	Port    int    `toml:"port"`
+	// TLS: connect to this peer with TLS (C-MOVE sub-operations).
+	TLS bool `toml:"tls"`
 }
 
 func (p Peer) String() string {
@@ -59,6 +62,44 @@ type Config struct {
 	LogFormat  string `toml:"log_format"` // text or json
 	// ShutdownGrace bounds how long in-flight work may take after SIGTERM.
 	ShutdownGrace string `toml:"shutdown_grace"`
+
+	// DICOMTLSAddr, when set, is a second DICOM listener speaking TLS,
+	// with TLSCert and TLSKey. TLSClientCA, when set, verifies client
+	// certificates that are offered (they stay optional).
+	DICOMTLSAddr string `toml:"dicom_tls"`
+	TLSCert      string `toml:"tls_cert"`
+	TLSKey       string `toml:"tls_key"`
+	TLSClientCA  string `toml:"tls_client_ca"`
+
+	DIMSE DIMSE `toml:"dimse"`
+}
+
+// DIMSE is the DICOM network acceptance policy and limits.
+type DIMSE struct {
+	MaxAssociations int    `toml:"max_associations"`
+	IdleTimeout     string `toml:"idle_timeout"`
+	ARTIMTimeout    string `toml:"artim_timeout"`
+	MaxPDU          int    `toml:"max_pdu"`
+	CheckCalledAE   bool   `toml:"check_called_ae"`
+	// OpenQuery lets unknown calling AE titles query, retrieve and read
+	// the worklist (always on with --demo).
+	OpenQuery     bool `toml:"open_query"`
+	CheckPeerHost bool `toml:"check_peer_host"`
+	// StorageSOPClasses and TransferSyntaxes replace the defaults when set;
+	// ExtraStorageSOPClasses adds to them.
+	StorageSOPClasses      []string    `toml:"storage_sop_classes"`
+	ExtraStorageSOPClasses []string    `toml:"extra_storage_sop_classes"`
+	TransferSyntaxes       []string    `toml:"transfer_syntaxes"`
+	Users                  []DICOMUser `toml:"users"`
+	// RequireUser rejects associations without user identity negotiation.
+	RequireUser bool `toml:"require_user"`
+}
+
+// DICOMUser is a username and password accepted in user identity
+// negotiation (PS3.7 D.3.3.7).
+type DICOMUser struct {
+	Username string `toml:"username"`
+	Password string `toml:"password"`
 }
 
 // Default returns the embedded defaults DESIGN.md promises.
@@ -72,6 +113,13 @@ func Default() Config {
 		LogLevel:      "info",
 		LogFormat:     "text",
 		ShutdownGrace: "30s",
+		DIMSE: DIMSE{
+			MaxAssociations: 64,
+			IdleTimeout:     "5m",
+			ARTIMTimeout:    "30s",
+			MaxPDU:          1 << 20,
+			CheckCalledAE:   true,
+		},
 	}
 }
 
@@ -96,6 +144,10 @@ func (c *Config) Load(path string, getenv func(string) string) error {
 		"MOLAR_LOG_LEVEL":      &c.LogLevel,
 		"MOLAR_LOG_FORMAT":     &c.LogFormat,
 		"MOLAR_SHUTDOWN_GRACE": &c.ShutdownGrace,
+		"MOLAR_DICOM_TLS":      &c.DICOMTLSAddr,
+		"MOLAR_TLS_CERT":       &c.TLSCert,
+		"MOLAR_TLS_KEY":        &c.TLSKey,
+		"MOLAR_TLS_CLIENT_CA":  &c.TLSClientCA,
 	}
 	for name, dst := range env {
 		if v := getenv(name); v != "" {
@@ -132,6 +184,30 @@ func (c *Config) Validate() error {
 	for _, a := range []struct{ name, addr string }{{"http", c.HTTPAddr}, {"dicom", c.DICOMAddr}} {
 		if _, _, err := net.SplitHostPort(a.addr); err != nil {
 			return fmt.Errorf("%s address %q: %v", a.name, a.addr, err)
+		}
+	}
+	if c.DICOMTLSAddr != "" {
+		if _, _, err := net.SplitHostPort(c.DICOMTLSAddr); err != nil {
+			return fmt.Errorf("dicom_tls address %q: %v", c.DICOMTLSAddr, err)
+		}
+		if c.TLSCert == "" || c.TLSKey == "" {
+			return errors.New("dicom_tls needs tls_cert and tls_key")
+		}
+	}
+	for _, d := range []struct{ name, v string }{{"idle_timeout", c.DIMSE.IdleTimeout}, {"artim_timeout", c.DIMSE.ARTIMTimeout}} {
+		if dur, err := time.ParseDuration(d.v); err != nil || dur <= 0 {
+			return fmt.Errorf("dimse %s %q: want a positive duration such as 30s", d.name, d.v)
+		}
+	}
+	if c.DIMSE.MaxAssociations < 1 {
+		return fmt.Errorf("dimse max_associations %d: want at least 1", c.DIMSE.MaxAssociations)
+	}
+	if c.DIMSE.MaxPDU != 0 && (c.DIMSE.MaxPDU < 4096 || c.DIMSE.MaxPDU > 1<<30) {
+		return fmt.Errorf("dimse max_pdu %d: want 0 (no limit) or 4096 to 1 GiB", c.DIMSE.MaxPDU)
+	}
+	for _, u := range c.DIMSE.Users {
+		if u.Username == "" || u.Password == "" {
+			return errors.New("dimse users: every user needs a username and a password")
 		}
 	}
 	switch c.Duplicates {
@@ -178,6 +254,9 @@ func (c *Config) Flags(fs *flag.FlagSet) {
 	fs.StringVar(&c.DICOMAddr, "dicom", c.DICOMAddr, "DICOM listen address")
 	fs.StringVar(&c.AETitle, "aet", c.AETitle, "this server's AE title")
 	fs.Var(peerList{&c.Peers}, "peer", "known DICOM node AET=HOST:PORT (repeatable; also a C-MOVE destination)")
+	fs.StringVar(&c.DICOMTLSAddr, "dicom-tls", c.DICOMTLSAddr, "DICOM over TLS listen address (needs --tls-cert and --tls-key)")
+	fs.StringVar(&c.TLSCert, "tls-cert", c.TLSCert, "TLS certificate file (PEM)")
+	fs.StringVar(&c.TLSKey, "tls-key", c.TLSKey, "TLS private key file (PEM)")
 	fs.StringVar(&c.APIToken, "api-token", c.APIToken, "bootstrap bearer token with full rights")
 	fs.BoolVar(&c.Demo, "demo", c.Demo, "seed demo data and allow anonymous access")
 	fs.StringVar(&c.Duplicates, "duplicates", c.Duplicates, "same SOP Instance UID with different bytes: reject or replace")
@@ -189,6 +268,13 @@ func (c *Config) Flags(fs *flag.FlagSet) {
 func (c Config) Redacted() Config {
 	if c.APIToken != "" {
 		c.APIToken = "********"
+	}
+	if len(c.DIMSE.Users) > 0 {
+		users := make([]DICOMUser, len(c.DIMSE.Users))
+		for i, u := range c.DIMSE.Users {
+			users[i] = DICOMUser{Username: u.Username, Password: "********"}
+		}
+		c.DIMSE.Users = users
 	}
 	return c
 }

@@ -46,7 +46,7 @@ port = 104
 	if !c.Demo {
 		t.Error("MOLAR_DEMO=true not applied")
 	}
-	if len(c.Peers) != 2 || c.Peers[0].AETitle != "HOSP" || c.Peers[1] != (Peer{"PACS", "127.0.0.1", 4242}) {
+	if len(c.Peers) != 2 || c.Peers[0].AETitle != "HOSP" || c.Peers[1] != (Peer{AETitle: "PACS", Host: "127.0.0.1", Port: 4242}) {
 		t.Errorf("peers: %+v", c.Peers)
 	}
 }

@@ -8,6 +8,10 @@ type Attr struct {
 	Tag    Tag
 	VR     VR
 	Values []string
+	// Items are the items of a sequence (VR SQ), each sorted by tag; Values
+	// is then nil. Query keys and responses nest attributes this way (e.g.
+	// Referenced Study Sequence), and AppendAttrs encodes them.
+	Items []Attrs
 }
 
 // Attrs is a list of attributes sorted by tag.

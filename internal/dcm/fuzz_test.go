@@ -8,6 +8,7 @@ import (
 	"io"
 	"runtime"
 	"runtime/metrics"
+	"slices"
 	"testing"
 
 	"github.com/molar-pacs/molar/internal/charset"
@@ -272,4 +273,57 @@ func walkStrings(ds *dcm.Dataset, inherit *charset.Set) {
 			walkStrings(item, cs)
 		}
 	}
+}
+
+// FuzzTranscode feeds arbitrary datasets to Transcode. The first byte picks
+// the source and target transfer syntaxes. It must not panic, must fail
+// only with our errors, and what it writes when it succeeds must parse in
+// the target syntax, to its end.
+func FuzzTranscode(f *testing.F) {
+	sources := []string{dcm.ImplicitVRLittleEndian, dcm.ExplicitVRLittleEndian, dcm.ExplicitVRBigEndian, dcm.DeflatedExplicitVRLittleEndian, dcm.RLELossless}
+	targets := sources[:4]
+	pair := func(from, to int) byte { return byte(from + len(sources)*to) }
+	for _, s := range fuzzSeeds(f) {
+		file, err := dcm.ParsePart10(bytes.NewReader(s), dcm.ParseOptions{})
+		if err != nil {
+			continue
+		}
+		from := slices.Index(sources, file.TransferSyntax.UID)
+		if from < 0 {
+			continue
+		}
+		for to := range targets {
+			f.Add(append([]byte{pair(from, to)}, s[file.DatasetOffset:]...))
+		}
+	}
+	rgb := rleFrame([]byte{1, 2, 3, 4}, []byte{5, 6, 7, 8}, []byte{9, 10, 11, 12})
+	f.Add(append([]byte{pair(4, 2)}, rleDataset(2, 2, 3, 8, "2", []uint32{0, uint32(8 + len(rgb))}, rgb, rgb)...))
+	f.Add(append([]byte{pair(4, 0)}, rleDataset(1, 2, 1, 16, "", nil, rleFrame([]byte{1, 2}, []byte{3, 4}))...))
+
+	f.Fuzz(func(t *testing.T, data []byte) {
+		if len(data) == 0 {
+			return
+		}
+		from, _ := dcm.LookupTransferSyntax(sources[int(data[0])%len(sources)])
+		to, _ := dcm.LookupTransferSyntax(targets[int(data[0])/len(sources)%len(targets)])
+		var out bytes.Buffer
+		err := dcm.Transcode(&out, bytes.NewReader(data[1:]), from, to)
+		if err != nil {
+			if !errors.Is(err, dcm.ErrTruncated) && !errors.Is(err, dcm.ErrMalformed) && !errors.Is(err, dcm.ErrCannotTranscode) {
+				t.Fatalf("%s to %s: error wraps none of ErrTruncated, ErrMalformed, ErrCannotTranscode: %v", from.Name, to.Name, err)
+			}
+			return
+		}
+		if from.UID == to.UID {
+			return // copied, not looked at
+		}
+		size := int64(out.Len())
+		_, n, err := dcm.ParseDataset(&out, to, 0, fuzzOptions)
+		if err != nil {
+			t.Fatalf("%s to %s: output does not parse: %v", from.Name, to.Name, err)
+		}
+		if !to.Deflated && n != size {
+			t.Fatalf("%s to %s: parsed %d of %d bytes", from.Name, to.Name, n, size)
+		}
+	})
 }

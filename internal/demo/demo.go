@@ -38,6 +38,24 @@ var Patients = []Patient{
 	{"O'BRIEN^SIOBHAN", NHSNumber(5), "20030504", "F", "DEMO3J7K9D", "20261118", 2, true},
 }
 
+// Awaiting are demo referrals accepted for imaging whose films have not
+// arrived yet: what the Modality Worklist offers a practice's imaging
+// software so it can fill in the patient and URN itself.
+var Awaiting = []Referral{
+	{Patient: Patient{Name: "TAYLOR^GRACE", NHSNumber: NHSNumber(6), BirthDate: "19920214", Sex: "F", URN: "DEMO5P2L8R"},
+		Procedure: "Intra-oral periapical radiographs, lower left molars", Modality: "IO", Date: "20261123"},
+	{Patient: Patient{Name: "EVANS^THOMAS", NHSNumber: NHSNumber(7), BirthDate: "19580809", Sex: "M", URN: "DEMO9T4B6M"},
+		Procedure: "Dental panoramic tomogram (OPG)", Modality: "PX", Date: "20261124"},
+}
+
+// Referral is a demo referral awaiting images.
+type Referral struct {
+	Patient
+	Procedure string
+	Modality  string
+	Date      string // when the films are expected
+}
+
 // Seed stores the demo studies and returns how many instances are new.
 func Seed(ctx context.Context, a Archive) (int, error) {
 	added := 0
