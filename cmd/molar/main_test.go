@@ -6,11 +6,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -56,7 +58,20 @@ func molar(t *testing.T, args ...string) (stdout string, code int) {
 
 func TestServeHealthMetricsAndGracefulStop(t *testing.T) {
 	data := t.TempDir()
-	cmd := exec.Command(molarBin, "serve", "--data", data, "--http", "127.0.0.1:0", "--demo", "--api-token", "s3cret-token")
+	// A storescp for C-MOVE, known to the server as a peer.
+	storescp, err := exec.LookPath("storescp")
+	if err != nil {
+		t.Fatal("storescp not found: install DCMTK (scripts/install-deps.sh)")
+	}
+	recv := t.TempDir()
+	scpPort := freePort(t)
+	scp := exec.Command(storescp, "-aet", "STORESCP", "-od", recv, strconv.Itoa(scpPort))
+	if err := scp.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { scp.Process.Kill(); scp.Wait() }()
+	cmd := exec.Command(molarBin, "serve", "--data", data, "--http", "127.0.0.1:0", "--dicom", "127.0.0.1:0", "--demo",
+		"--api-token", "s3cret-token", "--peer", fmt.Sprintf("STORESCP=127.0.0.1:%d", scpPort))
 	stdout, _ := cmd.StdoutPipe()
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
@@ -65,23 +80,31 @@ func TestServeHealthMetricsAndGracefulStop(t *testing.T) {
 	}
 	defer cmd.Process.Kill()
 
-	// The banner tells the operator where to point a browser.
-	addr := make(chan string, 1)
+	// The banner tells the operator where to point a browser and a modality.
+	addr, dicomAddr := make(chan string, 1), make(chan string, 1)
 	go func() {
 		sc := bufio.NewScanner(stdout)
 		re := regexp.MustCompile(`Browser:\s+http://([^/\s]+)/`)
+		dre := regexp.MustCompile(`DICOM:\s+AE title MOLAR on (\S+)`)
 		for sc.Scan() {
 			if m := re.FindStringSubmatch(sc.Text()); m != nil {
 				addr <- m[1]
 			}
+			if m := dre.FindStringSubmatch(sc.Text()); m != nil {
+				dicomAddr <- m[1]
+			}
 		}
 	}()
-	var base string
-	select {
-	case a := <-addr:
-		base = "http://" + a
-	case <-time.After(20 * time.Second):
-		t.Fatalf("no banner; stderr:\n%s", stderr.String())
+	var base, dicom string
+	for base == "" || dicom == "" {
+		select {
+		case a := <-addr:
+			base = "http://" + a
+		case a := <-dicomAddr:
+			dicom = a
+		case <-time.After(20 * time.Second):
+			t.Fatalf("no banner; stderr:\n%s", stderr.String())
+		}
 	}
 
 	get := func(path string) (int, string) {
@@ -106,6 +129,41 @@ func TestServeHealthMetricsAndGracefulStop(t *testing.T) {
 	}
 	if code, _ := get("/no-such-page"); code != 404 {
 		t.Errorf("unknown path: %d, want 404", code)
+	}
+
+	// The DICOM tools against the DICOM listener, as an operator testing
+	// a link would use them.
+	target := "MOLAR@" + dicom
+	if out, code := molar(t, "echo", target); code != 0 || !strings.Contains(out, "success") {
+		t.Errorf("molar echo: exit %d\n%s", code, out)
+	}
+	if out, code := molar(t, "find", target, "-k", "AccessionNumber=DEMO4K7Q2X", "-k", "PatientName", "-k", "StudyInstanceUID"); code != 0 ||
+		!strings.Contains(out, "PatientName = SMITH^OLIVIA") || !strings.Contains(out, "1 match") {
+		t.Errorf("molar find: exit %d\n%s", code, out)
+	}
+	if out, code := molar(t, "find", "--model", "worklist", target); code != 0 || !strings.Contains(out, "DEMO5P2L8R") {
+		t.Errorf("molar find --model worklist: exit %d\n%s", code, out)
+	}
+	sample := "/usr/lib/python3/dist-packages/pydicom/data/test_files/CT_small.dcm"
+	if out, code := molar(t, "store", target, sample); code != 0 || !strings.Contains(out, "1 stored") {
+		t.Errorf("molar store: exit %d\n%s", code, out)
+	}
+	out, code := molar(t, "find", target, "-k", "AccessionNumber=DEMO8M3R5T", "-k", "StudyInstanceUID")
+	study := regexp.MustCompile(`StudyInstanceUID = (\S+)`).FindStringSubmatch(out)
+	if code != 0 || study == nil {
+		t.Fatalf("molar find for the study to move: exit %d\n%s", code, out)
+	}
+	if out, code := molar(t, "move", "--dest", "STORESCP", target, "-k", "StudyInstanceUID="+study[1]); code != 0 || !strings.Contains(out, "status 0000; 2 completed, 0 failed") {
+		t.Errorf("molar move: exit %d\n%s", code, out)
+	}
+	if got, _ := filepath.Glob(filepath.Join(recv, "*")); len(got) != 2 {
+		t.Errorf("storescp received %d files, want the study's 2", len(got))
+	}
+	if out, code := molar(t, "move", "--dest", "NOWHERE", target, "-k", "StudyInstanceUID="+study[1]); code != 1 || !strings.Contains(out, "status A801") {
+		t.Errorf("molar move to an unknown destination: exit %d\n%s", code, out)
+	}
+	if out, code := molar(t, "echo", "WRONG_AE@"+dicom); code != 1 || !strings.Contains(out, "called AE title not recognised") {
+		t.Errorf("molar echo to the wrong AE title: exit %d\n%s", code, out)
 	}
 
 	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
@@ -225,4 +283,14 @@ func TestDemoAndRepair(t *testing.T) {
 	if code != 1 || !strings.Contains(out, "size mismatch") || !strings.Contains(out, "--repair") {
 		t.Errorf("fsck on a damaged blob: exit %d\n%s", code, out)
 	}
+}
+
+func freePort(t *testing.T) int {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
 }

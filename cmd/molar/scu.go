@@ -404,7 +404,11 @@ func runFind(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "%d matches\n", n)
+	if n == 1 {
+		fmt.Fprintln(stdout, "1 match")
+	} else {
+		fmt.Fprintf(stdout, "%d matches\n", n)
+	}
 	return a.Release()
 }
 
