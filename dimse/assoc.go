@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/molar-pacs/molar/internal/dcm"
@@ -81,9 +82,13 @@ type Assoc struct {
 
 	cmu     sync.Mutex
 	cancels map[uint16]context.CancelFunc
+	expect  map[uint16]bool // requests sent whose final response is due
 
 	nextID    uint16
 	closeOnce sync.Once
+	// busy counts operations in progress on our side (a request being
+	// served, a response awaited); the idle timeout applies only at zero.
+	busy atomic.Int32
 }
 
 type assocParams struct {
@@ -101,6 +106,7 @@ func newAssoc(conn net.Conn, br *bufio.Reader, log *slog.Logger, p assocParams) 
 		released:  make(chan struct{}),
 		done:      make(chan struct{}),
 		cancels:   map[uint16]context.CancelFunc{},
+		expect:    map[uint16]bool{},
 	}
 }
 
@@ -177,6 +183,16 @@ func (a *Assoc) readLoop() {
 	for {
 		if a.params.idle > 0 {
 			a.conn.SetReadDeadline(time.Now().Add(a.params.idle))
+		}
+		// Wait for a PDU's first byte alone, so a timeout never splits a
+		// header and an idle period during our own work can be waited out.
+		if _, err := a.br.Peek(1); err != nil {
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() && a.busy.Load() > 0 {
+				continue
+			}
+			finish(a.readFailed(err))
+			return
 		}
 		h, err := readHeader(a.br)
 		if err != nil {
@@ -340,6 +356,15 @@ func (a *Assoc) route(msg *Message) error {
 		}
 		return nil
 	case c.IsResponse():
+		a.cmu.Lock()
+		expected := a.expect[c.RespondingTo]
+		if expected && Kind(c.Status) != KindPending {
+			delete(a.expect, c.RespondingTo)
+		}
+		a.cmu.Unlock()
+		if !expected {
+			return protoErr(AbortUnexpectedPDU, "%s answers no request of ours", c)
+		}
 		select {
 		case a.responses <- msg:
 			return nil
@@ -476,6 +501,12 @@ func (a *Assoc) Send(pc *Context, cmd *Command, data io.Reader) error {
 		return fmt.Errorf("send %s: %w", cmd, errOr(a.err, ErrClosed))
 	default:
 	}
+	if !cmd.IsResponse() && cmd.Field != CCancelRQ {
+		// Registered before sending: the response may beat our next line.
+		a.cmu.Lock()
+		a.expect[cmd.MessageID] = true
+		a.cmu.Unlock()
+	}
 	if err := a.sendValue(pc.ID, true, cmd.encode()); err != nil {
 		return fmt.Errorf("send %s: %w", cmd, err)
 	}
@@ -487,6 +518,11 @@ func (a *Assoc) Send(pc *Context, cmd *Command, data io.Reader) error {
 	}
 	return nil
 }
+
+// MinPeerMaxPDU is the smallest maximum PDU length we work with. PS3.8
+// sets no floor, but a peer offering less than this is broken or hostile:
+// a C-STORE would take millions of PDUs.
+const MinPeerMaxPDU = 1024
 
 // chunk is the largest PDV value we put in one P-DATA-TF.
 func (a *Assoc) chunk() int {
@@ -598,6 +634,8 @@ func (a *Assoc) watchCancel(id uint16, cancel context.CancelFunc) func() {
 // Response waits for the response to message id, or the association's end,
 // or ctx. Responses to other messages are a protocol error.
 func (a *Assoc) Response(ctx context.Context, id uint16) (*Message, error) {
+	a.busy.Add(1)
+	defer a.busy.Add(-1)
 	var timeout <-chan time.Time
 	if a.params.idle > 0 {
 		t := time.NewTimer(a.params.idle)

@@ -98,7 +98,12 @@ func (d *Dialer) Associate(ctx context.Context, addr, calledAE string, proposals
 		}
 	}
 	rq.User.Roles = dedupeRoles(rq.User.Roles)
-	if _, err := conn.Write(rq.encode()); err != nil {
+	pdu := rq.encode()
+	if pdu == nil {
+		conn.Close()
+		return nil, fmt.Errorf("associate with %s: a UID or the user identity is too long for an A-ASSOCIATE-RQ", calledAE)
+	}
+	if _, err := conn.Write(pdu); err != nil {
 		conn.Close()
 		return nil, fmt.Errorf("associate with %s at %s: %w", calledAE, addr, err)
 	}
@@ -124,6 +129,11 @@ func (d *Dialer) Associate(ctx context.Context, addr, calledAE string, proposals
 		return nil, fmt.Errorf("associate with %s at %s: unexpected %T", calledAE, addr, p)
 	}
 	conn.SetDeadline(time.Time{})
+	if ac.User.MaxLength != 0 && ac.User.MaxLength < MinPeerMaxPDU {
+		conn.Write((&Abort{Source: AbortSourceUser, Reason: AbortNotSpecified}).encode())
+		conn.Close()
+		return nil, fmt.Errorf("associate with %s at %s: the peer's maximum PDU length %d is below %d", calledAE, addr, ac.User.MaxLength, MinPeerMaxPDU)
+	}
 
 	a := newAssoc(conn, br, log.With("called_ae", calledAE, "remote", addr), assocParams{idle: idle, artim: timeout})
 	a.CallingAE, a.CalledAE = d.CallingAE, calledAE
@@ -248,7 +258,7 @@ func (a *Assoc) Find(ctx context.Context, model string, keys dcm.Attrs, fn func(
 	if err := a.Send(pc, &Command{Field: CFindRQ, MessageID: id, AffectedSOPClassUID: model, Priority: priorityMedium}, bytes.NewReader(body)); err != nil {
 		return err
 	}
-	cancelled := false
+	var stopErr error // why we sent C-CANCEL
 	for {
 		rsp, err := a.Response(context.WithoutCancel(ctx), id)
 		if err != nil {
@@ -270,21 +280,17 @@ func (a *Assoc) Find(ctx context.Context, model string, keys dcm.Attrs, fn func(
 					attrs.Set(dcm.SpecificCharacterSet, dcm.CS, dcm.Strings(sc, ds.ByteOrder(), nil)...)
 				}
 			}
-			if cancelled {
+			if stopErr != nil {
 				continue
 			}
 			if err := fn(attrs); err != nil || ctx.Err() != nil {
 				// Ask the peer to stop, then drain to its final response.
-				cancelled = true
+				stopErr = errOr(err, ctx.Err())
 				a.Send(pc, &Command{Field: CCancelRQ, RespondingTo: id}, nil)
 			}
-		case KindSuccess:
-			return nil
-		case KindCancel:
-			if ctx.Err() != nil {
-				return ctx.Err()
-			}
-			return nil
+		case KindSuccess, KindCancel:
+			// Success can still come after our C-CANCEL crossed the end.
+			return stopErr
 		default:
 			if rsp.Data != nil {
 				rsp.Data.Close()

@@ -543,10 +543,49 @@ func decodeIdentity(d []byte) (*UserIdentity, error) {
 
 // Encoding.
 
+// maxItem is the largest item value: its length field has 16 bits.
+const maxItem = 0xFFFF
+
 func appendItem(dst []byte, typ byte, data []byte) []byte {
 	dst = append(dst, typ, 0)
 	dst = binary.BigEndian.AppendUint16(dst, uint16(len(data)))
 	return append(dst, data...)
+}
+
+// fits reports whether every length in an association PDU fits its field.
+// Encoders return nil otherwise, rather than a wrapped length that a peer
+// would read as a different PDU.
+func (u *UserInfo) fits() bool {
+	if len(u.ImplementationClassUID) > 64 || len(u.ImplementationVersion) > 16 {
+		return false
+	}
+	n := 8 + 4 + len(u.ImplementationClassUID) + 4 + len(u.ImplementationVersion) + 8
+	for _, r := range u.Roles {
+		n += 8 + len(r.SOPClassUID)
+	}
+	if id := u.Identity; id != nil {
+		if len(id.Primary) > maxItem || len(id.Secondary) > maxItem {
+			return false
+		}
+		n += 4 + 6 + len(id.Primary) + len(id.Secondary)
+	}
+	if u.IdentityResponse != nil {
+		n += 6 + len(*u.IdentityResponse)
+	}
+	return n <= maxItem
+}
+
+func contextsFit(contexts []ContextRQ) bool {
+	for _, pc := range contexts {
+		n := 4 + 4 + len(pc.AbstractSyntax)
+		for _, ts := range pc.TransferSyntaxes {
+			n += 4 + len(ts)
+		}
+		if len(pc.AbstractSyntax) > 64 || n > maxItem {
+			return false
+		}
+	}
+	return true
 }
 
 func appendPDUHeader(dst []byte, typ byte, n int) []byte {
@@ -569,7 +608,12 @@ func appendAssociateHeader(body []byte, version uint16, called, calling, appCtx 
 	return appendItem(body, itemApplicationContext, []byte(appCtx))
 }
 
+// encode returns the PDU's bytes, or nil when a value is too long for its
+// length field.
 func (rq *AssociateRQ) encode() []byte {
+	if !rq.User.fits() || !contextsFit(rq.Contexts) || len(rq.ApplicationContext) > 64 {
+		return nil
+	}
 	body := appendAssociateHeader(nil, rq.ProtocolVersion, rq.CalledAE, rq.CallingAE, rq.ApplicationContext)
 	for _, pc := range rq.Contexts {
 		sub := []byte{pc.ID, 0, 0, 0}
@@ -583,7 +627,12 @@ func (rq *AssociateRQ) encode() []byte {
 	return append(appendPDUHeader(make([]byte, 0, 6+len(body)), pduAssociateRQ, len(body)), body...)
 }
 
+// encode returns the PDU's bytes, or nil when a value is too long for its
+// length field.
 func (ac *AssociateAC) encode() []byte {
+	if !ac.User.fits() || len(ac.ApplicationContext) > 64 {
+		return nil
+	}
 	body := appendAssociateHeader(nil, ac.ProtocolVersion, ac.CalledAE, ac.CallingAE, ac.ApplicationContext)
 	for _, pc := range ac.Contexts {
 		sub := []byte{pc.ID, 0, pc.Result, 0}

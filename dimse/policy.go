@@ -3,6 +3,7 @@ package dimse
 import (
 	"context"
 	"crypto/subtle"
+	"fmt"
 	"net"
 	"slices"
 	"strconv"
@@ -95,10 +96,13 @@ func (p *Policy) negotiate(ctx context.Context, rq *AssociateRQ, remote net.Addr
 	if p.CheckCalledAE && rq.CalledAE != p.AETitle {
 		return reject(RejectPermanent, RejectSourceUser, RejectCalledAE, "called AE title "+rq.CalledAE+" is not "+p.AETitle)
 	}
+	if rq.User.MaxLength != 0 && rq.User.MaxLength < MinPeerMaxPDU {
+		return reject(RejectPermanent, RejectSourceUser, RejectNoReason, fmt.Sprintf("maximum PDU length %d is below %d", rq.User.MaxLength, MinPeerMaxPDU))
+	}
 	n := negotiation{known: p.knownPeer(ctx, rq.CallingAE, remote)}
 
 	var identityResponse *[]byte
-	if len(p.Users) > 0 {
+	if len(p.Users) > 0 || p.RequireUser {
 		id := rq.User.Identity
 		switch {
 		case id == nil && p.RequireUser:

@@ -211,8 +211,14 @@ func (s *Server) handleConn(ctx context.Context, conn net.Conn) {
 		writeAndLinger(conn, br, n.rj.encode(), s.ARTIMTimeout)
 		return
 	}
+	acPDU := n.ac.encode()
+	if acPDU == nil {
+		log.Error("A-ASSOCIATE-AC does not fit its length fields; rejecting")
+		writeAndLinger(conn, br, (&AssociateRJ{Result: RejectTransient, Source: RejectSourceUser, Reason: RejectNoReason}).encode(), s.ARTIMTimeout)
+		return
+	}
 	conn.SetWriteDeadline(time.Now().Add(s.ARTIMTimeout))
-	if _, err := conn.Write(n.ac.encode()); err != nil {
+	if _, err := conn.Write(acPDU); err != nil {
 		log.Warn("sending A-ASSOCIATE-AC", "err", err)
 		return
 	}
@@ -305,6 +311,9 @@ func (s *Server) handle(ctx context.Context, a *Assoc, msg *Message, st *assocSt
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	defer a.watchCancel(cmd.MessageID, cancel)()
+	// The peer is silent while it waits for us: not idle.
+	a.busy.Add(1)
+	defer a.busy.Add(-1)
 
 	svc := s.Policy.service(msg.Context.AbstractSyntax)
 	var err error
