@@ -5,7 +5,6 @@ import (
 	"compress/flate"
 	"fmt"
 	"io"
-	"slices"
 	"strings"
 
 	"github.com/molar-pacs/molar/internal/charset"
@@ -121,8 +120,3 @@ func asciiAttrs(attrs dcm.Attrs) bool {
 
 // joinValues turns multiple values back into one matching-key value.
 func joinValues(v []string) string { return strings.Join(v, `\`) }
-
-// has reports whether a holds tag t.
-func has(a dcm.Attrs, t dcm.Tag) bool {
-	return slices.ContainsFunc(a, func(x dcm.Attr) bool { return x.Tag == t })
-}
