@@ -88,7 +88,12 @@ type Assoc struct {
 	closeOnce sync.Once
 	// busy counts operations in progress on our side (a request being
 	// served, a response awaited); the idle timeout applies only at zero.
-	busy atomic.Int32
+	busy   atomic.Int32
+	closed atomic.Bool
+	// feeding is the Data of the message whose data set the read loop is
+	// passing on; closing the association closes it, so a reader blocked
+	// on a consumer that went away is freed.
+	feeding atomic.Pointer[io.PipeReader]
 }
 
 type assocParams struct {
@@ -268,6 +273,10 @@ func (a *Assoc) readLoop() {
 						pr, pw := io.Pipe()
 						msg.Data = pr
 						data, dataCtx, discard = pw, pcID, false
+						a.feeding.Store(pr)
+						if isDone(a) || a.closed.Load() {
+							pr.Close()
+						}
 					}
 					if err := a.route(msg); err != nil {
 						finish(a.protocolFailed(err))
@@ -417,7 +426,13 @@ func (a *Assoc) abort(source, reason byte) {
 }
 
 func (a *Assoc) close() {
-	a.closeOnce.Do(func() { a.conn.Close() })
+	a.closeOnce.Do(func() {
+		a.closed.Store(true)
+		a.conn.Close()
+		if pr := a.feeding.Load(); pr != nil {
+			pr.Close()
+		}
+	})
 }
 
 // Abort aborts the association (A-ABORT, service-user) and waits for the
@@ -466,14 +481,18 @@ func (a *Assoc) Release() error {
 	}
 }
 
-// replyRelease answers the peer's A-RELEASE-RQ and closes once the peer
-// has closed or ARTIM expires.
-func (a *Assoc) replyRelease() {
+// replyRelease answers the peer's A-RELEASE-RQ.
+func (a *Assoc) replyRelease() error {
 	a.wmu.Lock()
 	a.conn.SetWriteDeadline(time.Now().Add(a.params.artim))
-	a.conn.Write(encodeRelease(pduReleaseRP))
+	_, err := a.conn.Write(encodeRelease(pduReleaseRP))
 	a.wmu.Unlock()
-	// The requestor closes the transport (PS3.8 7.2); wait for it briefly.
+	return err
+}
+
+// linger waits (up to ARTIM) for the requestor to close the transport, as
+// PS3.8 7.2 has it do after a release, then closes.
+func (a *Assoc) linger() {
 	a.conn.SetReadDeadline(time.Now().Add(a.params.artim))
 	io.Copy(io.Discard, a.br)
 	a.close()

@@ -194,6 +194,9 @@ func (a *Assoc) Echo(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("C-ECHO: %w", err)
 	}
+	if rsp.Data != nil {
+		rsp.Data.Close()
+	}
 	if rsp.Command.Status != StatusSuccess {
 		return &StatusError{Op: "C-ECHO", Status: rsp.Command.Status, Comment: rsp.Command.ErrorComment}
 	}

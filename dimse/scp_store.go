@@ -63,11 +63,11 @@ func storeStatus(res *store.Result, err error) (uint16, string) {
 	if rej, ok := store.IsReject(err); ok {
 		switch rej.Reason {
 		case store.ReasonMissingAttribute, store.ReasonInvalidAttribute:
-			return StatusDataSetMismatch, rej.Error()
+			return StatusDataSetMismatch, shortComment(rej.Detail)
 		case store.ReasonConflict:
-			return StatusDuplicateConflict, rej.Error()
+			return StatusDuplicateConflict, shortComment(rej.Error())
 		default:
-			return StatusCannotUnderstand, rej.Error()
+			return StatusCannotUnderstand, shortComment(rej.Error())
 		}
 	}
 	if errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT) {
@@ -77,6 +77,19 @@ func storeStatus(res *store.Result, err error) (uint16, string) {
 		return StatusOutOfResources, "server shutting down"
 	}
 	return StatusProcessingFailure, "archive error; see the server log"
+}
+
+// shortComment fits a refusal into Error Comment's 64 characters: when a
+// detail quotes a long value ("SOP Instance UID (0008,0018) "…": why"),
+// the quoted value goes and the attribute and the reason stay.
+func shortComment(detail string) string {
+	if len(detail) <= maxErrorComment {
+		return detail
+	}
+	if i, j := strings.Index(detail, " \""), strings.LastIndex(detail, "\": "); i >= 0 && j > i {
+		return detail[:i] + ": " + detail[j+3:]
+	}
+	return detail
 }
 
 type countingReader struct {

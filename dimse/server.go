@@ -240,8 +240,11 @@ func (s *Server) handleConn(ctx context.Context, conn net.Conn) {
 	err = a.Err()
 	switch {
 	case errors.Is(err, ErrReleased):
-		a.replyRelease()
+		if err := a.replyRelease(); err != nil {
+			log.Warn("sending A-RELEASE-RP", "err", err)
+		}
 		log.Info("association released", st.logAttrs()...)
+		a.linger()
 	default:
 		a.close()
 		log.Warn("association ended", append(st.logAttrs(), "err", err)...)

@@ -398,7 +398,7 @@ func checkUID(u string) error {
 		return fmt.Errorf("longer than 64 characters")
 	}
 	if strings.ContainsAny(u, "\\/?#% \x00") {
-		return fmt.Errorf("contains characters not allowed in a UID")
+		return fmt.Errorf("characters not allowed in a UID")
 	}
 	return nil
 }
