@@ -394,7 +394,7 @@ func (a *Assoc) route(msg *Message) error {
 func (a *Assoc) readFailed(err error) error {
 	var ne net.Error
 	if errors.As(err, &ne) && ne.Timeout() {
-		a.log.Warn("association idle too long; aborting", "calling_ae", a.CallingAE, "idle", a.params.idle)
+		a.log.Warn("association idle too long; aborting", "idle", a.params.idle)
 		a.abort(AbortSourceProvider, AbortNotSpecified)
 		return fmt.Errorf("idle for %v: %w", a.params.idle, ErrClosed)
 	}
@@ -411,7 +411,7 @@ func (a *Assoc) protocolFailed(err error) error {
 	if errors.As(err, &pe) {
 		reason = pe.Reason
 	}
-	a.log.Warn("protocol error; aborting association", "calling_ae", a.CallingAE, "remote", a.conn.RemoteAddr().String(), "err", err)
+	a.log.Warn("protocol error; aborting association", "err", err)
 	a.abort(AbortSourceProvider, reason)
 	return err
 }

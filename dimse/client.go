@@ -292,6 +292,9 @@ func (a *Assoc) Find(ctx context.Context, model string, keys dcm.Attrs, fn func(
 				a.Send(pc, &Command{Field: CCancelRQ, RespondingTo: id}, nil)
 			}
 		case KindSuccess, KindCancel:
+			if rsp.Data != nil {
+				rsp.Data.Close()
+			}
 			// Success can still come after our C-CANCEL crossed the end.
 			return stopErr
 		default:

@@ -273,8 +273,12 @@ func readPDU(r io.Reader, maxPData uint32) (pdu, error) {
 	if h.Length > limit {
 		return nil, protoErr(AbortInvalidParamValue, "PDU type %#02x of %d bytes exceeds the limit of %d", h.Type, h.Length, limit)
 	}
-	body := make([]byte, h.Length)
-	if _, err := io.ReadFull(r, body); err != nil {
+	// Grown as bytes arrive, so a header alone cannot make us allocate.
+	body, err := io.ReadAll(io.LimitReader(r, int64(h.Length)))
+	if err == nil && len(body) < int(h.Length) {
+		err = io.ErrUnexpectedEOF
+	}
+	if err != nil {
 		return nil, fmt.Errorf("read PDU type %#02x body of %d bytes: %w", h.Type, h.Length, unexpectedEOF(err))
 	}
 	return decodePDU(h.Type, body)
