@@ -33,4 +33,23 @@ var targets = []target{
 
 	// Ingesting a 200 MB instance raises RSS by less than 32 MB.
 	{Bench: "Ingest200MB", Unit: "peakRSS-MB", Cmp: below, Limit: 32},
+
+	// DIMSE side by side (internal/dimsebench): the same corpus sent by
+	// DCMTK's storescu to molar serve, Orthanc and DCMTK's storescp in the
+	// same run. C-STORE of 24 films of 4–10 MB, over one association and
+	// over two in parallel: at least twice Orthanc's rate, and at least
+	// 80 % of storescp's. storescp never fsyncs, so its figure can exceed
+	// the disk's fsync'd bandwidth, which bounds Molar's.
+	{Bench: "CStoreFilms/peer=molar/assocs=1", Per: "CStoreFilms/peer=orthanc/assocs=1", Unit: "instances/s", Cmp: atLeast, Limit: 2.0},
+	{Bench: "CStoreFilms/peer=molar/assocs=2", Per: "CStoreFilms/peer=orthanc/assocs=2", Unit: "instances/s", Cmp: atLeast, Limit: 2.0},
+	{Bench: "CStoreFilms/peer=molar/assocs=1", Per: "CStoreFilms/peer=storescp/assocs=1", Unit: "instances/s", Cmp: atLeast, Limit: 0.80},
+	{Bench: "CStoreFilms/peer=molar/assocs=2", Per: "CStoreFilms/peer=storescp/assocs=2", Unit: "instances/s", Cmp: atLeast, Limit: 0.80},
+	// C-STORE of 500 instances of ≈10 kB over one association.
+	{Bench: "CStoreSmall/peer=molar", Per: "CStoreSmall/peer=orthanc", Unit: "instances/s", Cmp: atLeast, Limit: 3.0},
+	// C-MOVE of a 10-film study to a storescp: at least 80 % of what that
+	// storescp takes in from storescu directly (source=direct).
+	{Bench: "CMoveStudy/source=molar", Per: "CMoveStudy/source=direct", Unit: "MB/s", Cmp: atLeast, Limit: 0.80},
+	// C-FIND by AccessionNumber over one open association, 100,000
+	// instances stored (dimse): request to final response ≤ 1 ms.
+	{Bench: "CFindAccession/instances=100k", Unit: "ns/op", Cmp: atMost, Limit: 1e6},
 }
