@@ -493,9 +493,23 @@ func (a *Assoc) replyRelease() error {
 // linger waits (up to ARTIM) for the requestor to close the transport, as
 // PS3.8 7.2 has it do after a release, then closes.
 func (a *Assoc) linger() {
-	a.conn.SetReadDeadline(time.Now().Add(a.params.artim))
-	io.Copy(io.Discard, a.br)
+	lingerUntilClosed(a.conn, a.br, a.params.artim)
 	a.close()
+}
+
+// lingerUntilClosed reads and drops PDUs until the peer closes, aborts
+// (PS3.8 Sta13: an A-ABORT closes at once) or ARTIM expires.
+func lingerUntilClosed(conn net.Conn, br *bufio.Reader, artim time.Duration) {
+	conn.SetReadDeadline(time.Now().Add(artim))
+	for {
+		h, err := readHeader(br)
+		if err != nil || h.Type == pduAbort {
+			return
+		}
+		if _, err := io.CopyN(io.Discard, br, int64(h.Length)); err != nil {
+			return
+		}
+	}
 }
 
 // NextMessageID returns a fresh message ID for a request.

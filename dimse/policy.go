@@ -149,7 +149,11 @@ func (p *Policy) negotiate(ctx context.Context, rq *AssociateRQ, remote net.Addr
 			res.Result = ResultUserRejection
 			refusedUnknown++
 		default:
-			ts := p.chooseTransferSyntax(svc, pc.TransferSyntaxes)
+			// On a context where only the requestor is SCP (C-GET), we
+			// are the sender: an uncompressed syntax lets every film go.
+			r, hasRole := roles[pc.AbstractSyntax]
+			weSend := svc == svcStorage && hasRole && r.SCP && !r.SCU
+			ts := p.chooseTransferSyntax(svc, pc.TransferSyntaxes, weSend)
 			if ts == "" {
 				res.Result = ResultTransferSyntaxNotSupported
 				break
@@ -222,7 +226,7 @@ func (p *Policy) service(as string) service {
 // the sender's first acceptable proposal is compressed, storage takes it,
 // so films arrive and are kept as the device encoded them; otherwise the
 // best uncompressed syntax offered wins. Only storage may be compressed.
-func (p *Policy) chooseTransferSyntax(svc service, proposed []string) string {
+func (p *Policy) chooseTransferSyntax(svc service, proposed []string, weSend bool) string {
 	ok := func(ts string) bool {
 		if !slices.Contains(p.TransferSyntaxes, ts) {
 			return false
@@ -239,7 +243,7 @@ func (p *Policy) chooseTransferSyntax(svc service, proposed []string) string {
 			break
 		}
 	}
-	if first == "" || !uncompressed(first) {
+	if first == "" || (!uncompressed(first) && !weSend) {
 		// A compressed syntax first: the device's own encoding, kept.
 		return first
 	}

@@ -258,8 +258,7 @@ func writeAndLinger(conn net.Conn, br *bufio.Reader, pdu []byte, artim time.Dura
 	if _, err := conn.Write(pdu); err != nil {
 		return
 	}
-	conn.SetReadDeadline(time.Now().Add(artim))
-	io.Copy(io.Discard, io.LimitReader(br, 1<<20))
+	lingerUntilClosed(conn, br, artim)
 }
 
 // assocStats sums up an association for its closing log line.
