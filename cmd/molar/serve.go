@@ -108,7 +108,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		tlsLine = fmt.Sprintf("  DICOM/TLS: on %s\n", tln.Addr())
 	}
 	fmt.Fprintf(stdout, "Molar %s is serving.\n  Browser:  http://%s/archive/\n  Archive:  %s\n  DICOM:    AE title %s on %s\n%s",
-		version, browserAddr(ln.Addr()), cfg.DataDir, cfg.AETitle, dln.Addr(), tlsLine)
+		version, browserAddr(ln.Addr()), cfg.DataDir, cfg.AETitle, browserAddr(dln.Addr()), tlsLine)
 	if cfg.Demo {
 		fmt.Fprintf(stdout, "  Try:      echoscu -aec %[1]s localhost %[2]d\n            findscu -S -aec %[1]s -k QueryRetrieveLevel=STUDY -k AccessionNumber=DEMO4K7Q2X -k PatientName localhost %[2]d\n",
 			cfg.AETitle, dln.Addr().(*net.TCPAddr).Port)
