@@ -120,25 +120,14 @@ func (a *Assoc) addContext(c *Context) {
 	a.order = append(a.order, c)
 }
 
-// Contexts returns the accepted presentation contexts in ID order.
-func (a *Assoc) Contexts() []*Context { return a.order }
-
-// ContextFor returns an accepted context for abstract syntax as, preferring
-// one whose transfer syntax is ts (if ts is not empty).
-func (a *Assoc) ContextFor(as, ts string) *Context {
-	var first *Context
+// ContextFor returns the first accepted context for abstract syntax as.
+func (a *Assoc) ContextFor(as string) *Context {
 	for _, c := range a.order {
-		if c.AbstractSyntax != as {
-			continue
-		}
-		if ts == "" || c.TransferSyntax.UID == ts {
+		if c.AbstractSyntax == as {
 			return c
 		}
-		if first == nil {
-			first = c
-		}
 	}
-	return first
+	return nil
 }
 
 // start runs the read loop.
@@ -157,16 +146,10 @@ func (a *Assoc) Err() error {
 // P-DATA values are streamed straight from the socket into the message's
 // Data pipe, so a 200 MB data set never sits in memory.
 func (a *Assoc) readLoop() {
-	var (
-		cmdBuf  []byte
-		cmdCtx  byte
-		data    *io.PipeWriter // the data set being received
-		dataCtx byte
-		discard bool // the consumer closed Data early: drop the rest
-	)
+	var in inbound
 	finish := func(err error) {
-		if data != nil {
-			data.CloseWithError(fmt.Errorf("data set: %w", unexpectedEOF(errOr(err, ErrClosed))))
+		if in.data != nil {
+			in.data.CloseWithError(fmt.Errorf("data set: %w", unexpectedEOF(errOr(err, ErrClosed))))
 		}
 		a.err = err
 		close(a.done)
@@ -206,101 +189,9 @@ func (a *Assoc) readLoop() {
 		}
 		switch h.Type {
 		case pduPData:
-			if a.ourMax != 0 && h.Length > a.ourMax {
-				finish(a.protocolFailed(protoErr(AbortInvalidParamValue, "P-DATA-TF of %d bytes exceeds the negotiated maximum %d", h.Length, a.ourMax)))
+			if err := a.readPData(h.Length, &in); err != nil {
+				finish(err)
 				return
-			}
-			left := int64(h.Length)
-			if left < 6 {
-				finish(a.protocolFailed(protoErr(AbortInvalidParamValue, "P-DATA-TF of %d bytes holds no PDV", h.Length)))
-				return
-			}
-			for left > 0 {
-				var hb [6]byte
-				if left < 6 {
-					finish(a.protocolFailed(protoErr(AbortInvalidParamValue, "PDV header truncated in its P-DATA-TF")))
-					return
-				}
-				if _, err := io.ReadFull(a.br, hb[:]); err != nil {
-					finish(a.readFailed(unexpectedEOF(err)))
-					return
-				}
-				n := int64(binary.BigEndian.Uint32(hb[:]))
-				if n < 2 || n > left-4 {
-					finish(a.protocolFailed(protoErr(AbortInvalidParamValue, "PDV of length %d in a P-DATA-TF with %d bytes left", n, left-4)))
-					return
-				}
-				left -= 4 + n
-				n -= 2
-				pcID, mch := hb[4], hb[5]
-				pc := a.contexts[pcID]
-				if pc == nil {
-					finish(a.protocolFailed(protoErr(AbortInvalidParamValue, "PDV on presentation context %d, which was not accepted", pcID)))
-					return
-				}
-				last := mch&2 != 0
-				if mch&1 != 0 { // command fragment
-					if data != nil {
-						finish(a.protocolFailed(protoErr(AbortUnexpectedPDU, "command PDV while a data set was still arriving")))
-						return
-					}
-					if len(cmdBuf) > 0 && cmdCtx != pcID {
-						finish(a.protocolFailed(protoErr(AbortInvalidParamValue, "command fragments on presentation contexts %d and %d", cmdCtx, pcID)))
-						return
-					}
-					if int64(len(cmdBuf))+n > maxCommandSet {
-						finish(a.protocolFailed(protoErr(AbortInvalidParamValue, "command set longer than %d bytes", maxCommandSet)))
-						return
-					}
-					cmdCtx = pcID
-					start := len(cmdBuf)
-					cmdBuf = append(cmdBuf, make([]byte, n)...)
-					if _, err := io.ReadFull(a.br, cmdBuf[start:]); err != nil {
-						finish(a.readFailed(unexpectedEOF(err)))
-						return
-					}
-					if !last {
-						continue
-					}
-					cmd, err := decodeCommand(cmdBuf)
-					cmdBuf = cmdBuf[:0]
-					if err != nil {
-						finish(a.protocolFailed(protoErr(AbortInvalidParamValue, "%v", err)))
-						return
-					}
-					msg := &Message{Context: pc, Command: cmd}
-					if cmd.HasDataSet {
-						pr, pw := io.Pipe()
-						msg.Data = pr
-						data, dataCtx, discard = pw, pcID, false
-						a.feeding.Store(pr)
-						if isDone(a) || a.closed.Load() {
-							pr.Close()
-						}
-					}
-					if err := a.route(msg); err != nil {
-						finish(a.protocolFailed(err))
-						return
-					}
-					continue
-				}
-				// Data set fragment.
-				if data == nil {
-					finish(a.protocolFailed(protoErr(AbortUnexpectedPDU, "data PDV on context %d without a command announcing it", pcID)))
-					return
-				}
-				if pcID != dataCtx {
-					finish(a.protocolFailed(protoErr(AbortInvalidParamValue, "data set fragments on presentation contexts %d and %d", dataCtx, pcID)))
-					return
-				}
-				if err := a.feed(data, n, &discard); err != nil {
-					finish(a.readFailed(unexpectedEOF(err)))
-					return
-				}
-				if last {
-					data.Close()
-					data = nil
-				}
 			}
 		case pduReleaseRQ, pduReleaseRP:
 			if _, err := io.ReadFull(a.br, make([]byte, 4)); err != nil || h.Length != 4 {
@@ -326,6 +217,103 @@ func (a *Assoc) readLoop() {
 			return
 		}
 	}
+}
+
+// inbound is what the read loop carries from one P-DATA-TF to the next.
+type inbound struct {
+	cmdBuf  []byte // command fragments so far
+	cmdCtx  byte
+	data    *io.PipeWriter // the data set being received
+	dataCtx byte
+	discard bool // the consumer closed Data early: drop the rest
+}
+
+// readPData reads the PDVs of one P-DATA-TF of the given length,
+// reassembling commands, routing messages and feeding data sets. An error
+// ends the association (protocol errors have been answered with A-ABORT).
+func (a *Assoc) readPData(length uint32, in *inbound) error {
+	if a.ourMax != 0 && length > a.ourMax {
+		return a.protocolFailed(protoErr(AbortInvalidParamValue, "P-DATA-TF of %d bytes exceeds the negotiated maximum %d", length, a.ourMax))
+	}
+	left := int64(length)
+	if left < 6 {
+		return a.protocolFailed(protoErr(AbortInvalidParamValue, "P-DATA-TF of %d bytes holds no PDV", length))
+	}
+	for left > 0 {
+		var hb [6]byte
+		if left < 6 {
+			return a.protocolFailed(protoErr(AbortInvalidParamValue, "PDV header truncated in its P-DATA-TF"))
+		}
+		if _, err := io.ReadFull(a.br, hb[:]); err != nil {
+			return a.readFailed(unexpectedEOF(err))
+		}
+		n := int64(binary.BigEndian.Uint32(hb[:]))
+		if n < 2 || n > left-4 {
+			return a.protocolFailed(protoErr(AbortInvalidParamValue, "PDV of length %d in a P-DATA-TF with %d bytes left", n, left-4))
+		}
+		left -= 4 + n
+		n -= 2
+		pcID, mch := hb[4], hb[5]
+		pc := a.contexts[pcID]
+		if pc == nil {
+			return a.protocolFailed(protoErr(AbortInvalidParamValue, "PDV on presentation context %d, which was not accepted", pcID))
+		}
+		last := mch&2 != 0
+		if mch&1 != 0 { // command fragment
+			if in.data != nil {
+				return a.protocolFailed(protoErr(AbortUnexpectedPDU, "command PDV while a data set was still arriving"))
+			}
+			if len(in.cmdBuf) > 0 && in.cmdCtx != pcID {
+				return a.protocolFailed(protoErr(AbortInvalidParamValue, "command fragments on presentation contexts %d and %d", in.cmdCtx, pcID))
+			}
+			if int64(len(in.cmdBuf))+n > maxCommandSet {
+				return a.protocolFailed(protoErr(AbortInvalidParamValue, "command set longer than %d bytes", maxCommandSet))
+			}
+			in.cmdCtx = pcID
+			start := len(in.cmdBuf)
+			in.cmdBuf = append(in.cmdBuf, make([]byte, n)...)
+			if _, err := io.ReadFull(a.br, in.cmdBuf[start:]); err != nil {
+				return a.readFailed(unexpectedEOF(err))
+			}
+			if !last {
+				continue
+			}
+			cmd, err := decodeCommand(in.cmdBuf)
+			in.cmdBuf = in.cmdBuf[:0]
+			if err != nil {
+				return a.protocolFailed(protoErr(AbortInvalidParamValue, "%v", err))
+			}
+			msg := &Message{Context: pc, Command: cmd}
+			if cmd.HasDataSet {
+				pr, pw := io.Pipe()
+				msg.Data = pr
+				in.data, in.dataCtx, in.discard = pw, pcID, false
+				a.feeding.Store(pr)
+				if isDone(a) || a.closed.Load() {
+					pr.Close()
+				}
+			}
+			if err := a.route(msg); err != nil {
+				return a.protocolFailed(err)
+			}
+			continue
+		}
+		// Data set fragment.
+		if in.data == nil {
+			return a.protocolFailed(protoErr(AbortUnexpectedPDU, "data PDV on context %d without a command announcing it", pcID))
+		}
+		if pcID != in.dataCtx {
+			return a.protocolFailed(protoErr(AbortInvalidParamValue, "data set fragments on presentation contexts %d and %d", in.dataCtx, pcID))
+		}
+		if err := a.feed(in.data, n, &in.discard); err != nil {
+			return a.readFailed(unexpectedEOF(err))
+		}
+		if last {
+			in.data.Close()
+			in.data = nil
+		}
+	}
+	return nil
 }
 
 // feed passes the next n bytes of the socket to the data set pipe, from

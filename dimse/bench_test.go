@@ -3,7 +3,6 @@ package dimse
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -14,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/molar-pacs/molar/internal/benchdata"
 	"github.com/molar-pacs/molar/internal/dcm"
 	"github.com/molar-pacs/molar/internal/synth"
 	"github.com/molar-pacs/molar/store"
@@ -34,18 +34,8 @@ func findBenchAccession(study int) string {
 }
 
 func benchDataDir(b *testing.B) string {
-	dir := os.Getenv("MOLAR_BENCH_DATA")
-	if dir == "" {
-		wd, err := os.Getwd()
-		if err != nil {
-			b.Fatal(err)
-		}
-		dir = filepath.Join(filepath.Dir(wd), "bench-data")
-		if _, err := os.Stat(filepath.Join(filepath.Dir(wd), "go.mod")); err != nil {
-			b.Fatal(errors.New("cannot find the module root; set MOLAR_BENCH_DATA"))
-		}
-	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	dir, err := benchdata.Dir()
+	if err != nil {
 		b.Fatal(err)
 	}
 	return dir

@@ -147,7 +147,7 @@ func TestFindCancelStatus(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer a.Close()
-	pc := a.ContextFor(StudyRootFind, "")
+	pc := a.ContextFor(StudyRootFind)
 	body, err := encodeIdentifier(imageKeys(study, series), pc.TransferSyntax, nil)
 	if err != nil {
 		t.Fatal(err)

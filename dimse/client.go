@@ -182,7 +182,7 @@ func dedupeRoles(rs []RoleSelection) []RoleSelection {
 
 // Echo sends a C-ECHO.
 func (a *Assoc) Echo(ctx context.Context) error {
-	pc := a.ContextFor(VerificationSOPClass, "")
+	pc := a.ContextFor(VerificationSOPClass)
 	if pc == nil {
 		return errors.New("C-ECHO: Verification was not accepted")
 	}
@@ -205,33 +205,67 @@ func (a *Assoc) Echo(ctx context.Context) error {
 
 // StoreRequest is one C-STORE.
 type StoreRequest struct {
-	// Context, when set, is the presentation context to send on;
-	// otherwise one for SOPClassUID in TransferSyntax is looked up.
-	Context                     *Context
 	SOPClassUID, SOPInstanceUID string
-	// TransferSyntax of Data; a context with exactly it is required.
+	// TransferSyntax is the syntax Data is encoded in.
 	TransferSyntax string
 	Data           io.Reader // the data set, without file meta information
+	// Context, when set, is the presentation context to send on (see
+	// SendContext); otherwise SendContext picks one.
+	Context *Context
 	// MoveOriginatorAE/ID are set for C-MOVE sub-operations.
 	MoveOriginatorAE string
 	MoveOriginatorID uint16
 }
 
-// Store sends a C-STORE and returns the peer's response command. A status
-// other than success is not an error here; callers count them.
+// ErrNoContext: no accepted presentation context can carry the data set.
+var ErrNoContext = errors.New("no accepted presentation context for it")
+
+// SendContext picks the context on which to send a data set of SOP class
+// as encoded in ts: one in ts itself, else one in a syntax dcm.Transcode
+// converts ts to, explicit VR little endian first. With needSCP only
+// contexts where the requestor took the SCP role count (C-GET). It returns
+// nil when none fits.
+func (a *Assoc) SendContext(as, ts string, needSCP bool) *Context {
+	from, _ := dcm.LookupTransferSyntax(ts)
+	var convert *Context
+	for _, c := range a.order {
+		if c.AbstractSyntax != as || (needSCP && !c.SCP) {
+			continue
+		}
+		if c.TransferSyntax.UID == ts {
+			return c
+		}
+		if dcm.CanTranscode(from, c.TransferSyntax) && (convert == nil || c.TransferSyntax.UID == dcm.ExplicitVRLittleEndian) {
+			convert = c
+		}
+	}
+	return convert
+}
+
+// Store sends a C-STORE, converting Data to the context's transfer syntax
+// as it streams when that differs, and returns the peer's response command.
+// A status other than success is not an error here; callers count them.
 func (a *Assoc) Store(ctx context.Context, req StoreRequest) (*Command, error) {
 	pc := req.Context
 	if pc == nil {
-		pc = a.ContextFor(req.SOPClassUID, req.TransferSyntax)
+		pc = a.SendContext(req.SOPClassUID, req.TransferSyntax, false)
 	}
-	if pc == nil || pc.TransferSyntax.UID != req.TransferSyntax {
-		return nil, fmt.Errorf("C-STORE %s: no presentation context for %s in %s", req.SOPInstanceUID, req.SOPClassUID, req.TransferSyntax)
+	from, _ := dcm.LookupTransferSyntax(req.TransferSyntax)
+	if pc == nil || !dcm.CanTranscode(from, pc.TransferSyntax) {
+		return nil, fmt.Errorf("C-STORE %s of %s in %s: %w", req.SOPInstanceUID, req.SOPClassUID, from.Name, ErrNoContext)
+	}
+	data := req.Data
+	if pc.TransferSyntax.UID != from.UID {
+		pr, pw := io.Pipe()
+		go func() { pw.CloseWithError(dcm.Transcode(pw, req.Data, from, pc.TransferSyntax)) }()
+		defer pr.Close()
+		data = pr
 	}
 	id := a.NextMessageID()
 	cmd := &Command{Field: CStoreRQ, MessageID: id, AffectedSOPClassUID: req.SOPClassUID,
 		AffectedSOPInstanceUID: req.SOPInstanceUID, Priority: priorityMedium,
 		MoveOriginatorAE: req.MoveOriginatorAE, MoveOriginatorID: req.MoveOriginatorID}
-	if err := a.Send(pc, cmd, req.Data); err != nil {
+	if err := a.Send(pc, cmd, data); err != nil {
 		return nil, err
 	}
 	// Once sent, the response is awaited even if ctx ends, so the
@@ -249,7 +283,7 @@ func (a *Assoc) Store(ctx context.Context, req StoreRequest) (*Command, error) {
 // Find sends a C-FIND with identifier keys on the abstract syntax model
 // (e.g. StudyRootFind) and calls fn with each match.
 func (a *Assoc) Find(ctx context.Context, model string, keys dcm.Attrs, fn func(dcm.Attrs) error) error {
-	pc := a.ContextFor(model, "")
+	pc := a.ContextFor(model)
 	if pc == nil {
 		return fmt.Errorf("C-FIND: %s was not accepted", model)
 	}
@@ -310,7 +344,7 @@ func (a *Assoc) Find(ctx context.Context, model string, keys dcm.Attrs, fn func(
 // with each pending response's counts. It returns the final response and
 // the failed SOP Instance UIDs it lists.
 func (a *Assoc) Move(ctx context.Context, model, destination string, keys dcm.Attrs, progress func(SubOps)) (*Command, []string, error) {
-	pc := a.ContextFor(model, "")
+	pc := a.ContextFor(model)
 	if pc == nil {
 		return nil, nil, fmt.Errorf("C-MOVE: %s was not accepted", model)
 	}

@@ -75,13 +75,12 @@ const (
 	AbortSourceUser     = 0
 	AbortSourceProvider = 2
 
-	AbortNotSpecified       = 0
-	AbortUnrecognizedPDU    = 1
-	AbortUnexpectedPDU      = 2
-	AbortUnrecognizedParam  = 4
-	AbortUnexpectedParam    = 5
-	AbortInvalidParamValue  = 6
-	abortReasonUnknownValue = 0xFF
+	AbortNotSpecified      = 0
+	AbortUnrecognizedPDU   = 1
+	AbortUnexpectedPDU     = 2
+	AbortUnrecognizedParam = 4
+	AbortUnexpectedParam   = 5
+	AbortInvalidParamValue = 6
 )
 
 // AssociateRQ is an A-ASSOCIATE-RQ PDU.

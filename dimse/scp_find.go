@@ -23,6 +23,19 @@ func (r findResponder) final(status uint16, comment string, offending ...dcm.Tag
 		OffendingElements: offending}, nil)
 }
 
+// identifier reads the request's identifier. When it cannot, it answers
+// the failure itself and returns a nil identifier with the send's error.
+func (r findResponder) identifier() (*identifier, error) {
+	if r.msg.Data == nil {
+		return nil, r.final(StatusCannotUnderstand, "C-FIND-RQ without an identifier")
+	}
+	id, err := readIdentifier(r.msg.Data, r.msg.Context.TransferSyntax)
+	if err != nil {
+		return nil, r.final(StatusCannotUnderstand, err.Error())
+	}
+	return id, nil
+}
+
 func (r findResponder) pending(status uint16, attrs dcm.Attrs, requested []string) error {
 	b, err := encodeIdentifier(attrs, r.msg.Context.TransferSyntax, requested)
 	if err != nil {
@@ -45,12 +58,9 @@ func (e sendFailed) Unwrap() error { return e.err }
 // match and stopping at a C-CANCEL.
 func (s *Server) handleFind(ctx context.Context, a *Assoc, msg *Message) error {
 	r := findResponder{a, msg}
-	if msg.Data == nil {
-		return r.final(StatusCannotUnderstand, "C-FIND-RQ without an identifier")
-	}
-	id, err := readIdentifier(msg.Data, msg.Context.TransferSyntax)
-	if err != nil {
-		return r.final(StatusCannotUnderstand, err.Error())
+	id, err := r.identifier()
+	if id == nil {
+		return err
 	}
 	level, err := store.ParseLevel(id.level)
 	if err != nil {
@@ -78,7 +88,7 @@ func (s *Server) handleFind(ctx context.Context, a *Assoc, msg *Message) error {
 		}
 		if !indexed || k.VR == dcm.SQ {
 			pendingStatus = StatusPendingWarning
-			ret = append(ret, dcm.Attr{Tag: k.Tag, VR: k.VR, Items: emptyItems(k)})
+			ret = append(ret, dcm.Attr{Tag: k.Tag, VR: k.VR})
 			continue
 		}
 		q.Keys = append(q.Keys, store.Key{Tag: k.Tag, VR: k.VR, Value: joinValues(k.Values)})
@@ -99,10 +109,13 @@ func (s *Server) handleFind(ctx context.Context, a *Assoc, msg *Message) error {
 			case dcm.InstanceAvailability:
 				attrs.Set(k.Tag, dcm.CS, "ONLINE")
 			default:
-				if v, ok := m.Attrs.Get(k.Tag); ok {
+				switch v, ok := m.Attrs.Get(k.Tag); {
+				case ok:
 					attrs.Set(k.Tag, v.VR, v.Values...)
-				} else {
-					attrs = setAttr(attrs, dcm.Attr{Tag: k.Tag, VR: k.VR, Items: emptyItems(k)})
+				case k.VR == dcm.SQ:
+					attrs.SetSequence(k.Tag) // not indexed: an empty sequence
+				default:
+					attrs.Set(k.Tag, k.VR)
 				}
 			}
 		}
@@ -128,24 +141,6 @@ func (s *Server) handleFind(ctx context.Context, a *Assoc, msg *Message) error {
 	}
 	a.log.Debug("C-FIND done", "level", level.String(), "matches", matches)
 	return r.final(StatusSuccess, "")
-}
-
-func emptyItems(k dcm.Attr) []dcm.Attrs {
-	if k.VR == dcm.SQ {
-		return []dcm.Attrs{}
-	}
-	return nil
-}
-
-// setAttr is Attrs.Set for an attribute that may carry items.
-func setAttr(a dcm.Attrs, x dcm.Attr) dcm.Attrs {
-	a.Set(x.Tag, x.VR, x.Values...)
-	for i := range a {
-		if a[i].Tag == x.Tag {
-			a[i].Items = x.Items
-		}
-	}
-	return a
 }
 
 func isDone(a *Assoc) bool {

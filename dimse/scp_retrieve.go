@@ -267,28 +267,11 @@ func storageProposals(refs []store.InstanceRef) []Proposal {
 	return out
 }
 
-// canTranscode reports whether dcm.Transcode converts from → to.
-func canTranscode(from, to string) bool {
-	return uncompressed(to) && (uncompressed(from) || from == dcm.RLELossless)
-}
-
 // sendInstance performs one C-STORE sub-operation. A non-nil error means
 // dst is no longer usable; otherwise status is the sub-operation's result.
 func (s *Server) sendInstance(ctx context.Context, dst *Assoc, ref store.InstanceRef, needSCPRole bool, origin string, originID uint16) (uint16, string, error) {
-	var pc, convert *Context
-	for _, c := range dst.order {
-		if c.AbstractSyntax != ref.SOPClassUID || (needSCPRole && !c.SCP) {
-			continue
-		}
-		if c.TransferSyntax.UID == ref.TransferSyntax {
-			pc = c
-			break
-		}
-		if canTranscode(ref.TransferSyntax, c.TransferSyntax.UID) && (convert == nil || c.TransferSyntax.UID == dcm.ExplicitVRLittleEndian) {
-			convert = c
-		}
-	}
-	if pc == nil && convert == nil {
+	pc := dst.SendContext(ref.SOPClassUID, ref.TransferSyntax, needSCPRole)
+	if pc == nil {
 		why := "no accepted presentation context for " + ref.SOPClassUID + " in " + ref.TransferSyntax + " or a syntax it converts to"
 		if needSCPRole {
 			why += " with the SCP role"
@@ -300,17 +283,8 @@ func (s *Server) sendInstance(ctx context.Context, dst *Assoc, ref store.Instanc
 		return StatusOutOfResourcesSubops, "instance unavailable: " + err.Error(), nil
 	}
 	defer in.Close()
-	var data io.Reader = in.DatasetReader()
-	if pc == nil {
-		pc = convert
-		from, _ := dcm.LookupTransferSyntax(in.TransferSyntax)
-		pr, pw := io.Pipe()
-		go func() { pw.CloseWithError(dcm.Transcode(pw, in.DatasetReader(), from, pc.TransferSyntax)) }()
-		defer pr.Close()
-		data = pr
-	}
 	rsp, err := dst.Store(ctx, StoreRequest{Context: pc, SOPClassUID: ref.SOPClassUID, SOPInstanceUID: ref.SOPInstanceUID,
-		TransferSyntax: pc.TransferSyntax.UID, Data: data, MoveOriginatorAE: origin, MoveOriginatorID: originID})
+		TransferSyntax: in.TransferSyntax, Data: in.DatasetReader(), MoveOriginatorAE: origin, MoveOriginatorID: originID})
 	if err != nil {
 		return 0, "", err
 	}

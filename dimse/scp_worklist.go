@@ -81,12 +81,7 @@ func (it *WorklistItem) attrs() dcm.Attrs {
 	spsSet(tagScheduledPerformingPhysician, dcm.PN, it.ScheduledPerformingDoctor)
 	spsSet(tagSPSDescription, dcm.LO, it.ScheduledStepDescription)
 	spsSet(tagSPSID, dcm.SH, it.ScheduledStepID)
-	a.Set(tagScheduledProcedureStepSequence, dcm.SQ)
-	for i := range a {
-		if a[i].Tag == tagScheduledProcedureStepSequence {
-			a[i].Items = []dcm.Attrs{sps}
-		}
-	}
+	a.SetSequence(tagScheduledProcedureStepSequence, sps)
 	return a
 }
 
@@ -164,12 +159,9 @@ func project(keys, item dcm.Attrs) dcm.Attrs {
 // handleWorklist serves Modality Worklist C-FIND (PS3.4 K).
 func (s *Server) handleWorklist(ctx context.Context, a *Assoc, msg *Message) error {
 	r := findResponder{a, msg}
-	if msg.Data == nil {
-		return r.final(StatusCannotUnderstand, "C-FIND-RQ without an identifier")
-	}
-	id, err := readIdentifier(msg.Data, msg.Context.TransferSyntax)
-	if err != nil {
-		return r.final(StatusCannotUnderstand, err.Error())
+	id, err := r.identifier()
+	if id == nil {
+		return err
 	}
 	var wm worklistMatcher
 	var cerr *compileError

@@ -31,6 +31,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/molar-pacs/molar/internal/benchdata"
 	"github.com/molar-pacs/molar/internal/dcm"
 	"github.com/molar-pacs/molar/internal/synth"
 	"github.com/molar-pacs/molar/store"
@@ -39,37 +40,11 @@ import (
 // benchDir returns the directory benchmarks keep their data in.
 func benchDir(b testing.TB) string {
 	b.Helper()
-	dir := os.Getenv("MOLAR_BENCH_DATA")
-	if dir == "" {
-		// go test runs in the package directory; the gitignored
-		// bench-data lives at the module root.
-		root, err := moduleRoot()
-		if err != nil {
-			b.Fatal(err)
-		}
-		dir = filepath.Join(root, "bench-data")
-	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	dir, err := benchdata.Dir()
+	if err != nil {
 		b.Fatal(err)
 	}
 	return dir
-}
-
-func moduleRoot() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", errors.New("no go.mod above the working directory; set MOLAR_BENCH_DATA")
-		}
-		dir = parent
-	}
 }
 
 // freshDir returns an empty directory under the bench data directory that

@@ -301,20 +301,8 @@ func sendFile(ctx context.Context, a *dimse.Assoc, sf storeFile) (uint16, string
 	}
 	defer file.Close()
 	data := io.NewSectionReader(file, sf.datasetOffset, sf.size-sf.datasetOffset)
-	pc := a.ContextFor(sf.sopClass, sf.ts)
-	if pc == nil {
-		return 0, "", 0, fmt.Errorf("the peer accepted no presentation context for SOP class %s", sf.sopClass)
-	}
-	var r io.Reader = data
-	if pc.TransferSyntax.UID != sf.ts {
-		from, _ := dcm.LookupTransferSyntax(sf.ts)
-		pr, pw := io.Pipe()
-		go func() { pw.CloseWithError(dcm.Transcode(pw, data, from, pc.TransferSyntax)) }()
-		defer pr.Close()
-		r = pr
-	}
-	rsp, err := a.Store(ctx, dimse.StoreRequest{Context: pc, SOPClassUID: sf.sopClass, SOPInstanceUID: sf.sopInstance,
-		TransferSyntax: pc.TransferSyntax.UID, Data: r})
+	rsp, err := a.Store(ctx, dimse.StoreRequest{SOPClassUID: sf.sopClass, SOPInstanceUID: sf.sopInstance,
+		TransferSyntax: sf.ts, Data: data})
 	if err != nil {
 		return 0, "", data.Size(), err
 	}
@@ -421,12 +409,7 @@ func defaultWorklistKeys() dcm.Attrs {
 	for _, tg := range []dcm.Tag{dcm.Modality, 0x00400001, 0x00400002, 0x00400007} {
 		sps.Set(tg, dcm.DictionaryVR(tg))
 	}
-	a.Set(0x00400100, dcm.SQ)
-	for i := range a {
-		if a[i].Tag == 0x00400100 {
-			a[i].Items = []dcm.Attrs{sps}
-		}
-	}
+	a.SetSequence(0x00400100, sps)
 	return a
 }
 

@@ -54,6 +54,13 @@ func (a *Attrs) Set(t Tag, vr VR, values ...string) {
 	*a = s
 }
 
+// SetSequence adds or replaces a sequence (VR SQ) with the given items.
+func (a *Attrs) SetSequence(t Tag, items ...Attrs) {
+	a.Set(t, SQ)
+	i := sort.Search(len(*a), func(i int) bool { return (*a)[i].Tag >= t })
+	(*a)[i].Items = items
+}
+
 // Merge returns the union of a and b; where both hold a tag, b wins.
 func (a Attrs) Merge(b Attrs) Attrs {
 	out := make(Attrs, 0, len(a)+len(b))

@@ -75,7 +75,7 @@ func Transcode(w io.Writer, r io.Reader, from, to TransferSyntax) error {
 		}
 		return nil
 	}
-	if !isNative(to) || !isNative(from) && from.UID != RLELossless {
+	if !CanTranscode(from, to) {
 		return fmt.Errorf("%w from %s to %s", ErrCannotTranscode, from.Name, to.Name)
 	}
 
@@ -138,6 +138,12 @@ func Transcode(w io.Writer, r io.Reader, from, to TransferSyntax) error {
 
 // isNative reports whether ts is one Transcode can write: pixel data native,
 // the dataset plain or deflated.
+// CanTranscode reports whether Transcode converts from → to: the same
+// syntax, or to a native syntax from a native one or RLE Lossless.
+func CanTranscode(from, to TransferSyntax) bool {
+	return from.UID == to.UID || isNative(to) && (isNative(from) || from.UID == RLELossless)
+}
+
 func isNative(ts TransferSyntax) bool {
 	switch ts.UID {
 	case ImplicitVRLittleEndian, ExplicitVRLittleEndian, ExplicitVRBigEndian, DeflatedExplicitVRLittleEndian:

@@ -195,6 +195,12 @@ func BenchmarkCStoreSmall(b *testing.B) {
 func benchStore(b *testing.B, c *corpus, peer string, assocs int, base string) {
 	requireTools(b, "storescu", "echoscu")
 	r := startReceiver(b, peer, roundDir(b, base), assocs)
+	timeStorescu(b, c, r, assocs)
+}
+
+// timeStorescu times b.N sends of the corpus (fresh UIDs each time, set
+// up untimed) with storescu over assocs associations to r.
+func timeStorescu(b *testing.B, c *corpus, r *receiver, assocs int) {
 	lists := c.paths(assocs)
 	b.ResetTimer()
 	b.StopTimer()
@@ -286,23 +292,7 @@ func benchMove(b *testing.B, c *corpus, source, base string) {
 	dest := startStorescp(b, mkdir(b, dir, "storescp"), false)
 	n := len(c.files)
 	if source == sourceDirect {
-		lists := c.paths(1)
-		b.ResetTimer()
-		b.StopTimer()
-		for i := range b.N {
-			if err := c.next(); err != nil {
-				b.Fatal(err)
-			}
-			syncDisks()
-			b.StartTimer()
-			err := storescu(dest, lists)
-			b.StopTimer()
-			if err != nil {
-				b.Fatalf("%v\n%s", err, dest.proc.logTail())
-			}
-			dest.expect(b, (i+1)*n)
-		}
-		report(b, b.N*n, int64(b.N)*c.bytes)
+		timeStorescu(b, c, dest, 1)
 		return
 	}
 

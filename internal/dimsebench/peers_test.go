@@ -19,6 +19,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/molar-pacs/molar/internal/benchdata"
 )
 
 // AE titles. Receivers do not check the calling AE title; the SCUs get
@@ -89,16 +91,8 @@ var work struct {
 func workDir(tb testing.TB) string {
 	tb.Helper()
 	work.once.Do(func() {
-		base := os.Getenv("MOLAR_BENCH_DATA")
-		if base == "" {
-			root, err := moduleRoot()
-			if err != nil {
-				work.err = err
-				return
-			}
-			base = filepath.Join(root, "bench-data")
-		}
-		if work.err = os.MkdirAll(base, 0o755); work.err != nil {
+		var base string
+		if base, work.err = benchdata.Dir(); work.err != nil {
 			return
 		}
 		work.dir, work.err = os.MkdirTemp(base, "dimse-")
@@ -107,23 +101,6 @@ func workDir(tb testing.TB) string {
 		tb.Fatal(work.err)
 	}
 	return work.dir
-}
-
-func moduleRoot() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", errors.New("no go.mod above the working directory; set MOLAR_BENCH_DATA")
-		}
-		dir = parent
-	}
 }
 
 // newDir returns a new empty directory under the work directory.
