@@ -25,6 +25,9 @@ const (
 	ReasonMissingAttribute
 	ReasonInvalidAttribute
 	ReasonConflict // same SOP Instance UID, different bytes, policy reject
+	// ReasonWrongStudy: the caller named a study (STOW-RS to
+	// /studies/{study}) and the instance belongs to another.
+	ReasonWrongStudy
 )
 
 func (r Reason) String() string {
@@ -41,6 +44,8 @@ func (r Reason) String() string {
 		return "invalid attribute"
 	case ReasonConflict:
 		return "conflict"
+	case ReasonWrongStudy:
+		return "wrong study"
 	}
 	return "rejected"
 }
@@ -50,6 +55,9 @@ func (r Reason) String() string {
 type RejectError struct {
 	Reason Reason
 	Detail string
+	// SOPClassUID and SOPInstanceUID name the refused instance when it
+	// could be read that far, so a STOW-RS response can list it.
+	SOPClassUID, SOPInstanceUID string
 }
 
 func (e *RejectError) Error() string { return e.Reason.String() + ": " + e.Detail }
@@ -111,7 +119,14 @@ type Meta struct {
 // received and indexes it. It returns only once both are durable. A
 // refused instance returns a *RejectError and leaves nothing behind.
 func (s *Store) Ingest(ctx context.Context, r io.Reader) (*Result, error) {
-	return s.ingest(ctx, r, nil)
+	return s.ingest(ctx, r, nil, "")
+}
+
+// IngestInStudy is Ingest for a sender that names the study the instance
+// must belong to: an instance of any other study is refused with
+// ReasonWrongStudy, and nothing of it is kept.
+func (s *Store) IngestInStudy(ctx context.Context, study string, r io.Reader) (*Result, error) {
+	return s.ingest(ctx, r, nil, study)
 }
 
 // IngestDataset stores a bare dataset (as C-STORE delivers it) behind file
@@ -132,10 +147,10 @@ func (s *Store) IngestDataset(ctx context.Context, meta Meta, r io.Reader) (*Res
 	if err != nil {
 		return nil, &RejectError{Reason: ReasonInvalidAttribute, Detail: err.Error()}
 	}
-	return s.ingest(ctx, io.MultiReader(bytes.NewReader(header), r), &meta)
+	return s.ingest(ctx, io.MultiReader(bytes.NewReader(header), r), &meta, "")
 }
 
-func (s *Store) ingest(ctx context.Context, r io.Reader, meta *Meta) (*Result, error) {
+func (s *Store) ingest(ctx context.Context, r io.Reader, meta *Meta, wantStudy string) (*Result, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -168,10 +183,14 @@ func (s *Store) ingest(ctx context.Context, r io.Reader, meta *Meta) (*Result, e
 		return nil, fmt.Errorf("store blob: %w", err)
 	}
 	inst, err := describe(file, meta)
+	if err == nil && wantStudy != "" && inst.study != wantStudy {
+		err = &RejectError{Reason: ReasonWrongStudy, Detail: fmt.Sprintf(
+			"instance %s belongs to study %s, not %s", inst.sop, inst.study, wantStudy)}
+	}
 	if err != nil {
 		s.blobs.Remove(id)
 		s.counters.rejected.Add(1)
-		return nil, err
+		return nil, nameRejected(err, file.Dataset.String(dcm.SOPClassUID), file.Dataset.String(dcm.SOPInstanceUID))
 	}
 	inst.rec.BlobID = id
 	inst.rec.Size = file.Size
@@ -180,9 +199,17 @@ func (s *Store) ingest(ctx context.Context, r io.Reader, meta *Meta) (*Result, e
 
 	res, err := s.commit(ctx, &commitReq{add: inst})
 	if err != nil {
-		return nil, err
+		return nil, nameRejected(err, inst.rec.Attrs.First(dcm.SOPClassUID), inst.sop)
 	}
 	return res, nil
+}
+
+// nameRejected fills in the UIDs of a refused instance.
+func nameRejected(err error, class, sop string) error {
+	if rej, ok := IsReject(err); ok && rej.SOPInstanceUID == "" {
+		rej.SOPClassUID, rej.SOPInstanceUID = class, sop
+	}
+	return err
 }
 
 // hashWriter writes to the blob and feeds the SHA-256 of what was written.

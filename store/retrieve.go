@@ -28,6 +28,10 @@ type Instance struct {
 // Close releases the blob.
 func (in *Instance) Close() error { return in.blob.Close() }
 
+// Attrs returns the instance's indexed attributes (SOP class, rows,
+// columns, bits allocated, number of frames, …; see instanceTags).
+func (in *Instance) Attrs() dcm.Attrs { return in.rec.Attrs }
+
 // Reader returns the whole instance as stored: Part 10 bytes as received.
 func (in *Instance) Reader() *io.SectionReader { return io.NewSectionReader(in.blob, 0, in.Size) }
 

@@ -61,7 +61,12 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		log.Info("demo data ready", "new_instances", n, "studies", len(demo.Patients))
 	}
 
+	web, err := newDICOMweb(cfg, archive, log)
+	if err != nil {
+		return err
+	}
 	mux := http.NewServeMux()
+	mux.Handle(web.Root()+"/", web)
 	mux.Handle("GET /healthz", telemetry.HealthHandler(archive, log))
 	mux.Handle("GET /metrics", telemetry.MetricsHandler(telemetry.NewRegistry(archive)))
 	mux.Handle("/archive/", viewer.New(archive, viewer.Access{Demo: cfg.Demo, APIToken: cfg.APIToken}, log))
@@ -107,8 +112,8 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		dicomListeners = append(dicomListeners, tls.NewListener(tln, tc))
 		tlsLine = fmt.Sprintf("  DICOM/TLS: on %s\n", tln.Addr())
 	}
-	fmt.Fprintf(stdout, "Molar %s is serving.\n  Browser:  http://%s/archive/\n  Archive:  %s\n  DICOM:    AE title %s on %s\n%s",
-		version, browserAddr(ln.Addr()), cfg.DataDir, cfg.AETitle, browserAddr(dln.Addr()), tlsLine)
+	fmt.Fprintf(stdout, "Molar %s is serving.\n  Browser:  http://%s/archive/\n  DICOMweb: http://%s%s\n  Archive:  %s\n  DICOM:    AE title %s on %s\n%s",
+		version, browserAddr(ln.Addr()), browserAddr(ln.Addr()), web.Root(), cfg.DataDir, cfg.AETitle, browserAddr(dln.Addr()), tlsLine)
 	if cfg.Demo {
 		fmt.Fprintf(stdout, "  Try:      echoscu -aec %[1]s localhost %[2]d\n            findscu -S -aec %[1]s -k QueryRetrieveLevel=STUDY -k AccessionNumber=DEMO4K7Q2X -k PatientName localhost %[2]d\n",
 			cfg.AETitle, dln.Addr().(*net.TCPAddr).Port)

@@ -71,7 +71,22 @@ type Config struct {
 	TLSKey       string `toml:"tls_key"`
 	TLSClientCA  string `toml:"tls_client_ca"`
 
-	DIMSE DIMSE `toml:"dimse"`
+	DIMSE    DIMSE    `toml:"dimse"`
+	DICOMweb DICOMweb `toml:"dicomweb"`
+}
+
+// DICOMweb configures the PS3.18 services.
+type DICOMweb struct {
+	// Root is the path they live under.
+	Root string `toml:"root"`
+	// BaseURL is their public URL when the server sits behind a proxy;
+	// empty: built from each request's Host.
+	BaseURL string `toml:"base_url"`
+	// CORSOrigins may call from a browser ("*" for any), e.g. an OHIF
+	// served from another origin.
+	CORSOrigins []string `toml:"cors_origins"`
+	// MaxResults caps a search that sets no lower limit.
+	MaxResults int `toml:"max_results"`
 }
 
 // DIMSE is the DICOM network acceptance policy and limits.
@@ -120,6 +135,7 @@ func Default() Config {
 			MaxPDU:          1 << 20,
 			CheckCalledAE:   true,
 		},
+		DICOMweb: DICOMweb{Root: "/dicom-web", MaxResults: 1000},
 	}
 }
 
@@ -148,6 +164,7 @@ func (c *Config) Load(path string, getenv func(string) string) error {
 		"MOLAR_TLS_CERT":       &c.TLSCert,
 		"MOLAR_TLS_KEY":        &c.TLSKey,
 		"MOLAR_TLS_CLIENT_CA":  &c.TLSClientCA,
+		"MOLAR_DICOMWEB_ROOT":  &c.DICOMweb.Root,
 	}
 	for name, dst := range env {
 		if v := getenv(name); v != "" {
@@ -209,6 +226,12 @@ func (c *Config) Validate() error {
 		if u.Username == "" || u.Password == "" {
 			return errors.New("dimse users: every user needs a username and a password")
 		}
+	}
+	if !strings.HasPrefix(c.DICOMweb.Root, "/") || strings.TrimRight(c.DICOMweb.Root, "/") == "" {
+		return fmt.Errorf("dicomweb root %q: want a path such as /dicom-web", c.DICOMweb.Root)
+	}
+	if c.DICOMweb.MaxResults < 1 {
+		return fmt.Errorf("dicomweb max_results %d: want at least 1", c.DICOMweb.MaxResults)
 	}
 	switch c.Duplicates {
 	case "reject", "replace":
