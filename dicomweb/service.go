@@ -75,10 +75,10 @@ func (e *AccessError) Error() string { return e.Message }
 
 // Event is one access to clinical data, for the audit log.
 type Event struct {
-	Caller   Caller
-	Action   Action
-	Resource string // the request URI
-	Client   string // the client's address
+	Caller                              Caller
+	Action                              Action
+	Resource                            string // the request URI
+	Client                              string // the client's address
 	StudyUID, SeriesUID, SOPInstanceUID string
 	// AccessionNumber (the referral URN) and PatientID (the NHS number) of
 	// the study read, when the request names one study or matched on them.

@@ -52,7 +52,7 @@ func (ts *testServer) post(t testing.TB, path, contentType string, body io.Reade
 // stowResult is the parts of a Store Instances Response tests look at.
 type stowResult struct {
 	retrieveURL string
-	referenced  []string          // SOP Instance UIDs
+	referenced  []string // SOP Instance UIDs
 	failed      []failure
 }
 
