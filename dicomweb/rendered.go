@@ -9,7 +9,6 @@ func (s *Service) rendered(thumbnail bool) func(http.ResponseWriter, *http.Reque
 	}
 }
 
-// wadoURI serves WADO-URI.
-func (s *Service) wadoURI(w http.ResponseWriter, r *http.Request, caller Caller) {
-	httpError(w, http.StatusNotImplemented, "WADO-URI is not available yet")
+func (s *Service) renderWADOURI(w http.ResponseWriter, r *http.Request, caller Caller, study, series, sop, contentType string) {
+	httpError(w, http.StatusNotImplemented, "rendering is not available yet")
 }

@@ -182,20 +182,32 @@ func (s *Service) writeInstance(r *http.Request, body *multipartBody, c retrieve
 		return err
 	}
 	if c.to.UID == in.TransferSyntax {
-		_, err = io.CopyBuffer(pw, in.Reader(), buf)
+		_, err = copyBuffer(pw, in.Reader(), buf)
 		return err
 	}
+	return writeConverted(pw, in, c.to)
+}
+
+// copyBuffer is io.CopyBuffer without the ReaderFrom/WriterTo shortcuts,
+// which would bypass buf with small buffers of their own.
+func copyBuffer(w io.Writer, r io.Reader, buf []byte) (int64, error) {
+	return io.CopyBuffer(struct{ io.Writer }{w}, struct{ io.Reader }{r}, buf)
+}
+
+// writeConverted writes an instance as Part 10 in another transfer syntax:
+// new file meta information, then the dataset converted as it streams.
+func writeConverted(w io.Writer, in *store.Instance, to dcm.TransferSyntax) error {
 	meta, err := dcm.EncodeFileMeta(dcm.FileMeta{SOPClassUID: in.SOPClassUID, SOPInstanceUID: in.SOPInstanceUID,
-		TransferSyntax: c.to.UID, ImplementationClassUID: dcm.MolarImplementationClassUID,
+		TransferSyntax: to.UID, ImplementationClassUID: dcm.MolarImplementationClassUID,
 		ImplementationVersion: dcm.MolarImplementationVersion})
 	if err != nil {
 		return err
 	}
-	if _, err := pw.Write(meta); err != nil {
+	if _, err := w.Write(meta); err != nil {
 		return err
 	}
 	from, _ := dcm.LookupTransferSyntax(in.TransferSyntax)
-	return dcm.Transcode(pw, in.DatasetReader(), from, c.to)
+	return dcm.Transcode(w, in.DatasetReader(), from, to)
 }
 
 // openInstance opens an instance named by a URL and checks it belongs to
@@ -382,7 +394,7 @@ func writeFrame(body *multipartBody, in *store.Instance, n int, media frameMedia
 	if media.swap16 {
 		pw = &swap16Writer{w: pw}
 	}
-	_, err = io.CopyBuffer(pw, fr, buf)
+	_, err = copyBuffer(pw, fr, buf)
 	return err
 }
 
@@ -451,7 +463,7 @@ func (s *Service) bulk(w http.ResponseWriter, r *http.Request, caller Caller) {
 		body := startMultipart(w, "application/octet-stream", cacheImmutable)
 		pw, err := body.part("application/octet-stream", "", "")
 		if err == nil {
-			_, err = io.CopyBuffer(pw, rd, make([]byte, copyBuf))
+			_, err = copyBuffer(pw, rd, make([]byte, copyBuf))
 		}
 		if err != nil {
 			panic(http.ErrAbortHandler)
@@ -469,7 +481,7 @@ func (s *Service) bulk(w http.ResponseWriter, r *http.Request, caller Caller) {
 		return
 	}
 	h.Set("Content-Length", strconv.FormatInt(size, 10))
-	io.CopyBuffer(w, rd, make([]byte, copyBuf))
+	copyBuffer(w, rd, make([]byte, copyBuf))
 }
 
 func findPartRange(ranges []mediaRange, part string) (mediaRange, bool) {
