@@ -72,7 +72,11 @@ func newDICOMServer(cfg *config.Config, archive dimse.Archive, log *slog.Logger)
 // serverTLS loads the certificate for the TLS listeners. Client
 // certificates are verified against TLSClientCA when a client offers one.
 func serverTLS(cfg *config.Config) (*tls.Config, error) {
-	cert, err := tls.LoadX509KeyPair(cfg.TLSCert, cfg.TLSKey)
+	certFile, keyFile, err := tlsFiles(cfg)
+	if err != nil {
+		return nil, err
+	}
+	cert, err := tls.LoadX509KeyPair(certFile, keyFile)
 	if err != nil {
 		return nil, fmt.Errorf("load TLS certificate: %w", err)
 	}

@@ -74,7 +74,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		http.Redirect(w, r, "/archive/", http.StatusFound)
 	})
 	srv := &http.Server{
-		Handler:           mux,
+		Handler:           secureHeaders(mux),
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
@@ -112,6 +112,22 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		dicomListeners = append(dicomListeners, tls.NewListener(tln, tc))
 		tlsLine = fmt.Sprintf("  DICOM/TLS: on %s\n", tln.Addr())
 	}
+	var httpsLn net.Listener
+	if cfg.HTTPSAddr != "" {
+		tc, err := serverTLS(cfg)
+		if err != nil {
+			ln.Close()
+			dln.Close()
+			return err
+		}
+		srv.TLSConfig = tc
+		if httpsLn, err = net.Listen("tcp", cfg.HTTPSAddr); err != nil {
+			ln.Close()
+			dln.Close()
+			return fmt.Errorf("listen https %s: %w", cfg.HTTPSAddr, err)
+		}
+		tlsLine += fmt.Sprintf("  HTTPS:    https://%s/archive/ (HTTP/2)\n", browserAddr(httpsLn.Addr()))
+	}
 	fmt.Fprintf(stdout, "Molar %s is serving.\n  Browser:  http://%s/archive/\n  DICOMweb: http://%s%s\n  Archive:  %s\n  DICOM:    AE title %s on %s\n%s",
 		version, browserAddr(ln.Addr()), browserAddr(ln.Addr()), web.Root(), cfg.DataDir, cfg.AETitle, browserAddr(dln.Addr()), tlsLine)
 	if cfg.Demo {
@@ -126,8 +142,12 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		go func() { dicomErr <- dicomSrv.Serve(dctx, l) }()
 	}
 
-	errc := make(chan error, 1)
+	errc := make(chan error, 2)
 	go func() { errc <- srv.Serve(ln) }()
+	if httpsLn != nil {
+		// ServeTLS offers h2 by ALPN: HTTP/2 for every browser and client.
+		go func() { errc <- srv.ServeTLS(httpsLn, "", "") }()
+	}
 	select {
 	case err := <-errc:
 		return fmt.Errorf("http server: %w", err)

@@ -70,6 +70,13 @@ type Config struct {
 	TLSCert      string `toml:"tls_cert"`
 	TLSKey       string `toml:"tls_key"`
 	TLSClientCA  string `toml:"tls_client_ca"`
+	// HTTPSAddr, when set, serves the web UI and DICOMweb over TLS
+	// (HTTP/2 included) with TLSCert and TLSKey.
+	HTTPSAddr string `toml:"https"`
+	// TLSSelfSigned makes and keeps a self-signed certificate for
+	// localhost in the data directory when no TLSCert is given: for local
+	// runs, never for a real deployment.
+	TLSSelfSigned bool `toml:"tls_self_signed"`
 
 	DIMSE    DIMSE    `toml:"dimse"`
 	DICOMweb DICOMweb `toml:"dicomweb"`
@@ -165,6 +172,7 @@ func (c *Config) Load(path string, getenv func(string) string) error {
 		"MOLAR_TLS_KEY":        &c.TLSKey,
 		"MOLAR_TLS_CLIENT_CA":  &c.TLSClientCA,
 		"MOLAR_DICOMWEB_ROOT":  &c.DICOMweb.Root,
+		"MOLAR_HTTPS":          &c.HTTPSAddr,
 	}
 	for name, dst := range env {
 		if v := getenv(name); v != "" {
@@ -203,13 +211,19 @@ func (c *Config) Validate() error {
 			return fmt.Errorf("%s address %q: %v", a.name, a.addr, err)
 		}
 	}
-	if c.DICOMTLSAddr != "" {
-		if _, _, err := net.SplitHostPort(c.DICOMTLSAddr); err != nil {
-			return fmt.Errorf("dicom_tls address %q: %v", c.DICOMTLSAddr, err)
+	for _, a := range []struct{ name, addr string }{{"dicom_tls", c.DICOMTLSAddr}, {"https", c.HTTPSAddr}} {
+		if a.addr == "" {
+			continue
 		}
-		if c.TLSCert == "" || c.TLSKey == "" {
-			return errors.New("dicom_tls needs tls_cert and tls_key")
+		if _, _, err := net.SplitHostPort(a.addr); err != nil {
+			return fmt.Errorf("%s address %q: %v", a.name, a.addr, err)
 		}
+		if (c.TLSCert == "" || c.TLSKey == "") && !c.TLSSelfSigned {
+			return fmt.Errorf("%s needs tls_cert and tls_key (or tls_self_signed for a local run)", a.name)
+		}
+	}
+	if (c.TLSCert == "") != (c.TLSKey == "") {
+		return errors.New("tls_cert and tls_key go together")
 	}
 	for _, d := range []struct{ name, v string }{{"idle_timeout", c.DIMSE.IdleTimeout}, {"artim_timeout", c.DIMSE.ARTIMTimeout}} {
 		if dur, err := time.ParseDuration(d.v); err != nil || dur <= 0 {
@@ -280,6 +294,8 @@ func (c *Config) Flags(fs *flag.FlagSet) {
 	fs.StringVar(&c.DICOMTLSAddr, "dicom-tls", c.DICOMTLSAddr, "DICOM over TLS listen address (needs --tls-cert and --tls-key)")
 	fs.StringVar(&c.TLSCert, "tls-cert", c.TLSCert, "TLS certificate file (PEM)")
 	fs.StringVar(&c.TLSKey, "tls-key", c.TLSKey, "TLS private key file (PEM)")
+	fs.StringVar(&c.HTTPSAddr, "https", c.HTTPSAddr, "HTTPS listen address (HTTP/2; needs --tls-cert and --tls-key, or --self-signed)")
+	fs.BoolVar(&c.TLSSelfSigned, "self-signed", c.TLSSelfSigned, "make a self-signed localhost certificate in the data directory when none is given (local runs only)")
 	fs.StringVar(&c.APIToken, "api-token", c.APIToken, "bootstrap bearer token with full rights")
 	fs.BoolVar(&c.Demo, "demo", c.Demo, "seed demo data and allow anonymous access")
 	fs.StringVar(&c.Duplicates, "duplicates", c.Duplicates, "same SOP Instance UID with different bytes: reject or replace")

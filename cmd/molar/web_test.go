@@ -1,0 +1,80 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"crypto/tls"
+	"crypto/x509"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"testing"
+	"time"
+)
+
+// TestHTTPSAndDICOMwebAccess runs serve with HTTPS on a self-signed
+// certificate and no demo mode: HTTP/2 over TLS, the secure headers, and
+// DICOMweb refusing anyone without the bootstrap token.
+func TestHTTPSAndDICOMwebAccess(t *testing.T) {
+	data := t.TempDir()
+	cmd := exec.Command(molarBin, "serve", "--data", data, "--http", "127.0.0.1:0", "--dicom", "127.0.0.1:0",
+		"--https", "127.0.0.1:0", "--self-signed", "--api-token", "web-token")
+	stdout, _ := cmd.StdoutPipe()
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Process.Kill()
+	found := make(chan string, 1)
+	go func() {
+		re := regexp.MustCompile(`HTTPS:\s+https://(\S+?)/`)
+		for sc := bufio.NewScanner(stdout); sc.Scan(); {
+			if m := re.FindStringSubmatch(sc.Text()); m != nil {
+				found <- m[1]
+			}
+		}
+	}()
+	var addr string
+	select {
+	case addr = <-found:
+	case <-time.After(20 * time.Second):
+		t.Fatalf("no HTTPS line in the banner; stderr:\n%s", stderr.String())
+	}
+	// Trust the certificate serve made, as a local user would.
+	pem, err := os.ReadFile(filepath.Join(data, "tls", "self-signed-cert.pem"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(pem)
+	client := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}, ForceAttemptHTTP2: true}}
+	get := func(token string) *http.Response {
+		req, _ := http.NewRequest("GET", "https://"+addr+"/dicom-web/studies", nil)
+		if token != "" {
+			req.Header.Set("Authorization", "Bearer "+token)
+		}
+		resp, err := client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp
+	}
+	resp := get("web-token")
+	if resp.StatusCode != 200 || resp.ProtoMajor != 2 {
+		t.Errorf("with the token: %d over %s; want 200 over HTTP/2", resp.StatusCode, resp.Proto)
+	}
+	for h, want := range map[string]string{"Strict-Transport-Security": "max-age=31536000", "X-Content-Type-Options": "nosniff", "X-Frame-Options": "DENY"} {
+		if got := resp.Header.Get(h); got != want {
+			t.Errorf("%s: %q, want %q", h, got, want)
+		}
+	}
+	for _, token := range []string{"", "wrong-token"} {
+		if resp := get(token); resp.StatusCode != http.StatusUnauthorized {
+			t.Errorf("token %q: status %d, want 401", token, resp.StatusCode)
+		}
+	}
+}
