@@ -1,6 +1,7 @@
 package dicomweb
 
 import (
+	"errors"
 	"mime"
 	"slices"
 	"strconv"
@@ -28,6 +29,15 @@ func parseAccept(header string) []mediaRange {
 	for _, entry := range splitAccept(header) {
 		mt, params, err := mime.ParseMediaType(entry)
 		if err != nil {
+			// Clients (Cornerstone's WADO-RS loader among them) send
+			// type=application/octet-stream unquoted, which RFC 9110
+			// forbids ("/" is not a token character) but whose meaning is
+			// plain; read such entries leniently.
+			if mt, params, err = parseMediaTypeLenient(entry); err != nil {
+				continue
+			}
+		}
+		if strings.Count(mt, "/") != 1 {
 			continue
 		}
 		r := mediaRange{mediaType: mt, q: 1}
@@ -55,6 +65,26 @@ func parseAccept(header string) []mediaRange {
 		return 0
 	})
 	return out
+}
+
+// parseMediaTypeLenient reads "type/subtype; name=value; …" where values
+// may be unquoted and hold "/" or "=".
+func parseMediaTypeLenient(s string) (string, map[string]string, error) {
+	fields := strings.Split(s, ";")
+	mt := strings.ToLower(strings.TrimSpace(fields[0]))
+	if strings.Count(mt, "/") != 1 || strings.ContainsAny(mt, " \t\"") {
+		return "", nil, errors.New("bad media type")
+	}
+	params := map[string]string{}
+	for _, f := range fields[1:] {
+		name, value, ok := strings.Cut(f, "=")
+		name = strings.ToLower(strings.TrimSpace(name))
+		if !ok || name == "" {
+			return "", nil, errors.New("bad parameter")
+		}
+		params[name] = strings.Trim(strings.TrimSpace(value), `"`)
+	}
+	return mt, params, nil
 }
 
 // splitAccept splits on commas outside quoted strings.
