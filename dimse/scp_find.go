@@ -95,6 +95,10 @@ func (s *Server) handleFind(ctx context.Context, a *Assoc, msg *Message) error {
 		ret = append(ret, k)
 	}
 
+	if err := s.auditFind(ctx, a, q.Keys); err != nil {
+		a.log.Error("C-FIND refused: the access cannot be recorded", "err", err)
+		return r.final(StatusOutOfResources, "audit log unavailable")
+	}
 	matches := 0
 	_, err = s.Archive.QueryFunc(ctx, q, func(m store.Match) error {
 		if err := ctx.Err(); err != nil {

@@ -210,6 +210,10 @@ func (s *Server) handleMove(ctx context.Context, a *Assoc, msg *Message) error {
 	if refs == nil || err != nil {
 		return err
 	}
+	if err := s.auditRetrieve(ctx, a, "C-MOVE", dest, refs); err != nil {
+		a.log.Error("C-MOVE refused: the access cannot be recorded", "err", err)
+		return op.respond(StatusOutOfResourcesSubops, "audit log unavailable; nothing sent", -1)
+	}
 	d := Dialer{CallingAE: s.Policy.AETitle, Timeout: s.ARTIMTimeout, IdleTimeout: s.IdleTimeout, Log: s.Log}
 	if peer.TLS {
 		d.TLS = s.ClientTLS
@@ -239,6 +243,10 @@ func (s *Server) handleGet(ctx context.Context, a *Assoc, msg *Message) error {
 	refs, err := op.prepare(ctx)
 	if refs == nil || err != nil {
 		return err
+	}
+	if err := s.auditRetrieve(ctx, a, "C-GET", "", refs); err != nil {
+		a.log.Error("C-GET refused: the access cannot be recorded", "err", err)
+		return op.respond(StatusOutOfResourcesSubops, "audit log unavailable; nothing sent", -1)
 	}
 	a.log.Info("C-GET started", "instances", len(refs))
 	return op.run(ctx, a, refs, true)

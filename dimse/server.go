@@ -42,6 +42,9 @@ type Server struct {
 	ARTIMTimeout time.Duration
 	// ClientTLS is used for C-MOVE destinations marked TLS.
 	ClientTLS *tls.Config
+	// Auditor, when set, records every C-FIND, C-MOVE and C-GET before it
+	// is served.
+	Auditor Auditor
 
 	once      sync.Once
 	sem       chan struct{}

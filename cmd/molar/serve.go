@@ -9,8 +9,10 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"path/filepath"
 	"time"
 
+	"github.com/molar-pacs/molar/internal/audit"
 	"github.com/molar-pacs/molar/internal/config"
 	"github.com/molar-pacs/molar/internal/demo"
 	"github.com/molar-pacs/molar/internal/telemetry"
@@ -61,12 +63,24 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		log.Info("demo data ready", "new_instances", n, "studies", len(demo.Patients))
 	}
 
-	web, err := newDICOMweb(cfg, archive, log)
+	auditLog, err := audit.Open(ctx, audit.Options{Dir: filepath.Join(cfg.DataDir, "audit"), Logger: log.With("component", "audit")})
+	if err != nil {
+		return fmt.Errorf("open audit log: %w", err)
+	}
+	defer func() {
+		if err := auditLog.Close(); err != nil {
+			log.Error("closing audit log", "err", err)
+		}
+	}()
+	trail := auditTrail{log: auditLog}
+	web, err := newDICOMweb(cfg, archive, trail, log)
 	if err != nil {
 		return err
 	}
+	admin := bootstrapGuard{token: cfg.APIToken, demo: cfg.Demo}
 	mux := http.NewServeMux()
 	mux.Handle(web.Root()+"/", web)
+	mux.Handle("/admin/audit", adminOnly(admin, audit.NewHandler(auditLog)))
 	mux.Handle("GET /healthz", telemetry.HealthHandler(archive, log))
 	mux.Handle("GET /metrics", telemetry.MetricsHandler(telemetry.NewRegistry(archive)))
 	mux.Handle("/archive/", viewer.New(archive, viewer.Access{Demo: cfg.Demo, APIToken: cfg.APIToken}, log))
@@ -89,6 +103,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		ln.Close()
 		return err
 	}
+	dicomSrv.Auditor = trail
 	dln, err := net.Listen("tcp", cfg.DICOMAddr)
 	if err != nil {
 		ln.Close()

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"crypto/subtle"
 	"log/slog"
 	"net/http"
@@ -32,22 +31,12 @@ func (g bootstrapGuard) Check(r *http.Request, _ dicomweb.Action) (dicomweb.Call
 		Message: "Sign-in required: send a bearer token.", Challenge: `Bearer realm="molar"`}
 }
 
-// logRecorder writes DICOMweb audit events as structured log lines.
-type logRecorder struct{ log *slog.Logger }
-
-func (l logRecorder) Record(ctx context.Context, ev dicomweb.Event) error {
-	l.log.LogAttrs(ctx, slog.LevelInfo, "audit", slog.String("user", ev.Caller.User), slog.String("role", ev.Caller.Role),
-		slog.String("action", "dicomweb."+ev.Action.String()), slog.String("resource", ev.Resource),
-		slog.String("urn", ev.AccessionNumber), slog.String("nhs_number", ev.PatientID), slog.String("client", ev.Client))
-	return nil
-}
-
-func newDICOMweb(cfg *config.Config, archive *store.Store, log *slog.Logger) (*dicomweb.Service, error) {
+func newDICOMweb(cfg *config.Config, archive *store.Store, rec dicomweb.Recorder, log *slog.Logger) (*dicomweb.Service, error) {
 	return dicomweb.New(archive, dicomweb.Options{
 		Root:        cfg.DICOMweb.Root,
 		BaseURL:     cfg.DICOMweb.BaseURL,
 		Guard:       bootstrapGuard{token: cfg.APIToken, demo: cfg.Demo},
-		Recorder:    logRecorder{log: log},
+		Recorder:    rec,
 		CORSOrigins: cfg.DICOMweb.CORSOrigins,
 		MaxResults:  cfg.DICOMweb.MaxResults,
 		Log:         log,

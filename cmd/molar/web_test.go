@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/json"
 	"net/http"
 	"os"
 	"os/exec"
@@ -52,16 +53,7 @@ func TestHTTPSAndDICOMwebAccess(t *testing.T) {
 	pool.AppendCertsFromPEM(pem)
 	client := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}, ForceAttemptHTTP2: true}}
 	get := func(token string) *http.Response {
-		req, _ := http.NewRequest("GET", "https://"+addr+"/dicom-web/studies", nil)
-		if token != "" {
-			req.Header.Set("Authorization", "Bearer "+token)
-		}
-		resp, err := client.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
-		return resp
+		return getPath(t, client, "https://"+addr+"/dicom-web/studies", token)
 	}
 	resp := get("web-token")
 	if resp.StatusCode != 200 || resp.ProtoMajor != 2 {
@@ -77,4 +69,35 @@ func TestHTTPSAndDICOMwebAccess(t *testing.T) {
 			t.Errorf("token %q: status %d, want 401", token, resp.StatusCode)
 		}
 	}
+	// The search is in the audit log, the refused ones are not, and the
+	// log is for the administrator only.
+	if resp := getPath(t, client, "https://"+addr+"/admin/audit", ""); resp.StatusCode != http.StatusUnauthorized {
+		t.Errorf("audit log without the token: %d, want 401", resp.StatusCode)
+	}
+	resp = getPath(t, client, "https://"+addr+"/admin/audit?format=json", "web-token")
+	var page struct {
+		Entries []struct{ Action, User, Resource string }
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&page); err != nil {
+		t.Fatal(err)
+	}
+	if len(page.Entries) != 1 || page.Entries[0].Action != "dicomweb.search" || page.Entries[0].User != "api-token" {
+		t.Errorf("audit entries: %+v", page.Entries)
+	}
+}
+
+// getPath GETs url with a bearer token (none when empty). The body is
+// left open for the caller and closed at the end of the test.
+func getPath(t *testing.T, client *http.Client, url, token string) *http.Response {
+	t.Helper()
+	req, _ := http.NewRequest("GET", url, nil)
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { resp.Body.Close() })
+	return resp
 }
