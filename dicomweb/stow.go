@@ -57,6 +57,10 @@ func (s *Service) stow(w http.ResponseWriter, r *http.Request, caller Caller) {
 	}
 	mt, params, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	if err != nil {
+		// type=application/dicom unquoted, as some clients send it.
+		mt, params, err = parseMediaTypeLenient(r.Header.Get("Content-Type"))
+	}
+	if err != nil {
 		httpError(w, http.StatusUnsupportedMediaType, `send multipart/related; type="application/dicom" with a boundary`)
 		return
 	}

@@ -183,6 +183,14 @@ func TestStow(t *testing.T) {
 			t.Errorf("the refused instance was stored")
 		}
 	})
+	t.Run("unquoted type parameter", func(t *testing.T) {
+		_, e := newInstance(t, synth.Spec{})
+		ct, body := stowBody(t, e)
+		ct = strings.Replace(ct, `type="application/dicom"`, "type=application/dicom", 1)
+		if resp, out := ts.post(t, "/dicom-web/studies", ct, body); resp.StatusCode != 200 {
+			t.Errorf("status %d: %s", resp.StatusCode, out)
+		}
+	})
 	t.Run("single application/dicom body", func(t *testing.T) {
 		_, e := newInstance(t, synth.Spec{})
 		if resp, out := ts.post(t, "/dicom-web/studies", "application/dicom", bytes.NewReader(e)); resp.StatusCode != 200 {
