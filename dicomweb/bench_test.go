@@ -137,3 +137,31 @@ func BenchmarkRetrieveStudy(b *testing.B) {
 		benchGet(b, client, url, "")
 	}
 }
+
+// BenchmarkRenderedOPG is GET …/rendered?viewport=1000, of a 3000×1500
+// 16-bit panoramic end to end: read the frame, window it, scale it to
+// 1000 pixels wide and encode a JPEG, as the viewer's film strip asks.
+func BenchmarkRenderedOPG(b *testing.B) {
+	st, err := store.Open(context.Background(), store.Options{Dir: b.TempDir()})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer st.Close()
+	spec := synth.Spec{StudyUID: dcm.NewUID(), SeriesUID: dcm.NewUID(), SOPInstanceUID: dcm.NewUID(),
+		Rows: 1500, Columns: 3000, BitsStored: 16, Modality: "PX", SOPClassUID: synth.DXForPresentation}
+	data, err := synth.Bytes(spec)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if _, err := st.Ingest(context.Background(), bytes.NewReader(data)); err != nil {
+		b.Fatal(err)
+	}
+	srv := benchServer(b, st)
+	client := srv.Client()
+	url := fmt.Sprintf("%s/dicom-web/studies/%s/series/%s/instances/%s/rendered?viewport=1000,", srv.URL, spec.StudyUID, spec.SeriesUID, spec.SOPInstanceUID)
+	benchGet(b, client, url, "image/jpeg")
+	for b.Loop() {
+		benchGet(b, client, url, "image/jpeg")
+	}
+	b.ReportMetric(float64(b.Elapsed().Microseconds())/1000/float64(b.N), "ms/image")
+}
