@@ -49,10 +49,10 @@ func benchGet(b *testing.B, client *http.Client, url, accept string) int64 {
 	return n
 }
 
-// BenchmarkQIDOStudiesByAccession is GET /studies?AccessionNumber=… end to
+// BenchmarkWebQIDOStudiesByAccession is GET /studies?AccessionNumber=… end to
 // end over loopback HTTP, with 100,000 instances stored: how a hospital
 // PACS or the viewer finds a referral's films.
-func BenchmarkQIDOStudiesByAccession(b *testing.B) {
+func BenchmarkWebQIDOStudiesByAccession(b *testing.B) {
 	dir, err := benchdata.QueryStore(context.Background())
 	if err != nil {
 		b.Fatal(err)
@@ -92,10 +92,10 @@ func seedBench(b *testing.B, st *store.Store, n, rows, cols int) (string, string
 	return study, series
 }
 
-// BenchmarkSeriesMetadata is GET …/series/{s}/metadata for a 20-instance
+// BenchmarkWebSeriesMetadata is GET …/series/{s}/metadata for a 20-instance
 // series end to end, small films and large: it must not depend on file
 // size, since the JSON was made at ingest.
-func BenchmarkSeriesMetadata(b *testing.B) {
+func BenchmarkWebSeriesMetadata(b *testing.B) {
 	for _, size := range []struct {
 		name       string
 		rows, cols int
@@ -118,9 +118,9 @@ func BenchmarkSeriesMetadata(b *testing.B) {
 	}
 }
 
-// BenchmarkRetrieveStudy is WADO-RS retrieval of a 10-film study (≈56 MB)
+// BenchmarkWebRetrieveStudy is WADO-RS retrieval of a 10-film study (≈56 MB)
 // as multipart/related, from the page cache over loopback.
-func BenchmarkRetrieveStudy(b *testing.B) {
+func BenchmarkWebRetrieveStudy(b *testing.B) {
 	st, err := store.Open(context.Background(), store.Options{Dir: b.TempDir()})
 	if err != nil {
 		b.Fatal(err)
@@ -138,10 +138,10 @@ func BenchmarkRetrieveStudy(b *testing.B) {
 	}
 }
 
-// BenchmarkRenderedOPG is GET …/rendered?viewport=1000, of a 3000×1500
+// BenchmarkWebRenderedOPG is GET …/rendered?viewport=1000, of a 3000×1500
 // 16-bit panoramic end to end: read the frame, window it, scale it to
 // 1000 pixels wide and encode a JPEG, as the viewer's film strip asks.
-func BenchmarkRenderedOPG(b *testing.B) {
+func BenchmarkWebRenderedOPG(b *testing.B) {
 	st, err := store.Open(context.Background(), store.Options{Dir: b.TempDir()})
 	if err != nil {
 		b.Fatal(err)

@@ -52,4 +52,15 @@ var targets = []target{
 	// C-FIND by AccessionNumber over one open association, 100,000
 	// instances stored (dimse): request to final response ≤ 1 ms.
 	{Bench: "CFindAccession/instances=100k", Unit: "ns/op", Cmp: atMost, Limit: 1e6},
+
+	// DICOMweb (dicomweb), end to end over loopback HTTP.
+	// GET /studies?AccessionNumber=… with 100,000 instances stored: ≤ 2 ms.
+	{Bench: "WebQIDOStudiesByAccession/instances=100k", Unit: "ns/op", Cmp: atMost, Limit: 2e6},
+	// Series /metadata of 20 instances: ≤ 5 ms whatever the file sizes.
+	{Bench: "WebSeriesMetadata/films=64x64", Unit: "ns/op", Cmp: atMost, Limit: 5e6},
+	{Bench: "WebSeriesMetadata/films=2000x1400", Unit: "ns/op", Cmp: atMost, Limit: 5e6},
+	// WADO-RS study retrieval from the page cache: ≥ 500 MB/s.
+	{Bench: "WebRetrieveStudy", Unit: "MB/s", Cmp: atLeast, Limit: 500},
+	// /rendered of a 3000×1500 16-bit OPG to a 1000-pixel-wide JPEG: ≤ 60 ms.
+	{Bench: "WebRenderedOPG", Unit: "ns/op", Cmp: atMost, Limit: 60e6},
 }
