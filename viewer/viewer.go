@@ -30,15 +30,31 @@ type Access struct {
 	APIToken string
 }
 
-func (a Access) allowed(r *http.Request) bool {
-	if a.Demo {
-		return true
-	}
-	if a.APIToken == "" {
-		return false
-	}
+// caller names who makes r, and reports whether they may see patient
+// data.
+func (a Access) caller(r *http.Request) (string, bool) {
 	got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-	return ok && subtle.ConstantTimeCompare([]byte(got), []byte(a.APIToken)) == 1
+	if ok && a.APIToken != "" && subtle.ConstantTimeCompare([]byte(got), []byte(a.APIToken)) == 1 {
+		return "api-token", true
+	}
+	if a.Demo {
+		return "anonymous", true
+	}
+	return "", false
+}
+
+// View is one look at patient data in the archive browser.
+type View struct {
+	User, Client     string
+	Action, Resource string
+	// The study's referral URN and NHS number, when one study is shown.
+	URN, NHSNumber string
+}
+
+// Recorder writes views to the audit log. A view that cannot be recorded
+// is not shown.
+type Recorder interface {
+	RecordView(ctx context.Context, v View) error
 }
 
 //go:embed templates/*.html
@@ -48,15 +64,16 @@ var templates embed.FS
 type Handler struct {
 	archive Archive
 	access  Access
+	rec     Recorder
 	log     *slog.Logger
 	pages   *template.Template
 	mux     *http.ServeMux
 }
 
 // New returns the archive browser.
-func New(a Archive, access Access, log *slog.Logger) *Handler {
+func New(a Archive, access Access, rec Recorder, log *slog.Logger) *Handler {
 	h := &Handler{
-		archive: a, access: access, log: log,
+		archive: a, access: access, rec: rec, log: log,
 		pages: template.Must(template.New("").Funcs(template.FuncMap{
 			"first": func(attrs dcm.Attrs, t dcm.Tag) string { return attrs.First(t) },
 			"join":  func(attrs dcm.Attrs, t dcm.Tag) string { return strings.Join(attrs.Values(t), ", ") },
@@ -73,7 +90,7 @@ func New(a Archive, access Access, log *slog.Logger) *Handler {
 
 // ServeHTTP checks access once for every route: all of them show patient data.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if !h.access.allowed(r) {
+	if _, ok := h.access.caller(r); !ok {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="molar"`)
 		http.Error(w, "Sign-in required: send the API token as a bearer token.", http.StatusUnauthorized)
 		h.log.Warn("archive browser: refused", "path", r.URL.Path, "client", r.RemoteAddr)
@@ -86,10 +103,18 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.mux.ServeHTTP(w, r)
 }
 
-// audit records a view of patient data. The audit log of the accounts
-// issue replaces this structured log line.
-func (h *Handler) audit(r *http.Request, action, resource string) {
-	h.log.Info("clinical data viewed", "action", action, "resource", resource, "client", r.RemoteAddr, "demo", h.access.Demo)
+// audit records a view of patient data before it is shown. When it
+// cannot, it answers 503 and returns false.
+func (h *Handler) audit(w http.ResponseWriter, r *http.Request, action, resource string, study dcm.Attrs) bool {
+	user, _ := h.access.caller(r)
+	v := View{User: user, Client: r.RemoteAddr, Action: action, Resource: resource,
+		URN: study.First(dcm.AccessionNumber), NHSNumber: study.First(dcm.PatientID)}
+	if err := h.rec.RecordView(r.Context(), v); err != nil {
+		h.log.Error("archive browser: audit record failed; view refused", "err", err)
+		http.Error(w, "The audit log is unavailable, so patient data cannot be shown.", http.StatusServiceUnavailable)
+		return false
+	}
+	return true
 }
 
 const pageSize = 50
@@ -114,7 +139,9 @@ func (h *Handler) studies(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, err)
 		return
 	}
-	h.audit(r, "list studies", r.URL.RawQuery)
+	if !h.audit(w, r, "archive.list", r.URL.RequestURI(), nil) {
+		return
+	}
 	h.render(w, "studies.html", map[string]any{
 		"Studies": ms, "Search": r.URL.Query().Get("q"), "More": more,
 		"Next": q.Offset + pageSize, "Prev": max(q.Offset-pageSize, 0), "HasPrev": q.Offset > 0,
@@ -135,7 +162,9 @@ func (h *Handler) study(w http.ResponseWriter, r *http.Request) {
 		http.NotFound(w, r)
 		return
 	}
-	h.audit(r, "view study", uid)
+	if !h.audit(w, r, "archive.view", uid, instances[0].Attrs) {
+		return
+	}
 	h.render(w, "study.html", map[string]any{"Study": instances[0], "Instances": instances, "Tags": tags})
 }
 
@@ -147,7 +176,19 @@ func (h *Handler) download(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer in.Close()
-	h.audit(r, "download instance", sop)
+	study, _, err := h.archive.Query(r.Context(), store.Query{Level: store.StudyLevel, Limit: 1,
+		Keys: []store.Key{{Tag: dcm.StudyInstanceUID, Value: in.StudyUID}}})
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	if len(study) == 0 {
+		http.NotFound(w, r)
+		return
+	}
+	if !h.audit(w, r, "archive.download", sop, study[0].Attrs) {
+		return
+	}
 	w.Header().Set("Content-Type", "application/dicom")
 	w.Header().Set("Content-Disposition", `attachment; filename="`+sop+`.dcm"`)
 	w.Header().Set("Content-Length", strconv.FormatInt(in.Size, 10))

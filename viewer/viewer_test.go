@@ -3,6 +3,7 @@ package viewer
 import (
 	"bytes"
 	"context"
+	"errors"
 	"io"
 	"log/slog"
 	"net/http"
@@ -57,7 +58,7 @@ func TestAccess(t *testing.T) {
 		{"token configured, right token", Access{APIToken: "tok"}, "Bearer tok", 200},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			h := New(s, tc.access, slog.New(slog.DiscardHandler))
+			h := New(s, tc.access, &views{}, slog.New(slog.DiscardHandler))
 			for _, path := range []string{"/archive/", "/archive/instances/1.2.3.1"} {
 				req := httptest.NewRequest("GET", path, nil)
 				if tc.auth != "" {
@@ -78,8 +79,8 @@ func TestAccess(t *testing.T) {
 
 func TestPages(t *testing.T) {
 	s, first := testArchive(t)
-	var logs bytes.Buffer
-	h := New(s, Access{Demo: true}, slog.New(slog.NewTextHandler(&logs, nil)))
+	seen := &views{}
+	h := New(s, Access{Demo: true}, seen, slog.New(slog.DiscardHandler))
 	get := func(path string) (int, string) {
 		rec := httptest.NewRecorder()
 		h.ServeHTTP(rec, httptest.NewRequest("GET", path, nil))
@@ -128,14 +129,38 @@ func TestPages(t *testing.T) {
 	if rec.Code != 200 || rec.Header().Get("Content-Type") != "application/dicom" || !bytes.Equal(got, first) {
 		t.Errorf("download: %d %s, %d bytes, identical=%v", rec.Code, rec.Header().Get("Content-Type"), len(got), bytes.Equal(got, first))
 	}
-	if n := strings.Count(logs.String(), "clinical data viewed"); n < 8 {
-		t.Errorf("%d views logged, want one per page served", n)
+	// One audit record per page of patient data served, none for the 404s,
+	// with the URN and NHS number of a study shown.
+	if n := len(seen.got); n != 9 {
+		t.Errorf("%d views recorded, want 9: %+v", n, seen.got)
 	}
+	if v := seen.got[len(seen.got)-1]; v.Action != "archive.download" || v.URN == "" || v.NHSNumber == "" || v.User != "anonymous" {
+		t.Errorf("download view: %+v", v)
+	}
+	// With the audit log down, nothing is shown.
+	seen.fail = true
+	if code, body := get("/archive/"); code != 503 || strings.Contains(body, "SMITH") {
+		t.Errorf("audit log down: %d %.200s", code, body)
+	}
+}
+
+// views is a Recorder that keeps what it is given.
+type views struct {
+	got  []View
+	fail bool
+}
+
+func (v *views) RecordView(_ context.Context, view View) error {
+	if v.fail {
+		return errors.New("audit log down")
+	}
+	v.got = append(v.got, view)
+	return nil
 }
 
 func TestHeaders(t *testing.T) {
 	s, _ := testArchive(t)
-	h := New(s, Access{Demo: true}, slog.New(slog.DiscardHandler))
+	h := New(s, Access{Demo: true}, &views{}, slog.New(slog.DiscardHandler))
 	rec := httptest.NewRecorder()
 	h.ServeHTTP(rec, httptest.NewRequest("GET", "/archive/", nil))
 	for k, v := range map[string]string{"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff", "X-Frame-Options": "DENY"} {

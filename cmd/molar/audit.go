@@ -8,6 +8,7 @@ import (
 	"github.com/molar-pacs/molar/dicomweb"
 	"github.com/molar-pacs/molar/dimse"
 	"github.com/molar-pacs/molar/internal/audit"
+	"github.com/molar-pacs/molar/viewer"
 )
 
 // auditTrail turns DICOMweb and DIMSE accesses into audit log entries.
@@ -37,6 +38,11 @@ func (t auditTrail) RecordAccess(ctx context.Context, a dimse.Access) error {
 		URN: a.AccessionNumber, NHSNumber: a.PatientID, Action: action, Resource: resource,
 		ClientAddr: a.Client, CallingAE: a.CallingAE, Outcome: audit.OutcomeOK,
 	})
+}
+
+func (t auditTrail) RecordView(ctx context.Context, v viewer.View) error {
+	return t.log.Record(ctx, audit.Entry{User: v.User, URN: v.URN, NHSNumber: v.NHSNumber, Action: v.Action,
+		Resource: v.Resource, ClientAddr: v.Client, Outcome: audit.OutcomeOK})
 }
 
 // adminOnly admits the holder of the bootstrap token, or anyone in demo

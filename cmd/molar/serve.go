@@ -83,7 +83,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	mux.Handle("/admin/audit", adminOnly(admin, audit.NewHandler(auditLog)))
 	mux.Handle("GET /healthz", telemetry.HealthHandler(archive, log))
 	mux.Handle("GET /metrics", telemetry.MetricsHandler(telemetry.NewRegistry(archive)))
-	mux.Handle("/archive/", viewer.New(archive, viewer.Access{Demo: cfg.Demo, APIToken: cfg.APIToken}, log))
+	mux.Handle("/archive/", viewer.New(archive, viewer.Access{Demo: cfg.Demo, APIToken: cfg.APIToken}, trail, log))
 	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, "/archive/", http.StatusFound)
 	})
