@@ -15,6 +15,7 @@ import (
 	"github.com/molar-pacs/molar/internal/audit"
 	"github.com/molar-pacs/molar/internal/config"
 	"github.com/molar-pacs/molar/internal/demo"
+	"github.com/molar-pacs/molar/internal/notify"
 	"github.com/molar-pacs/molar/internal/telemetry"
 	"github.com/molar-pacs/molar/store"
 	"github.com/molar-pacs/molar/viewer"
@@ -73,6 +74,16 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		}
 	}()
 	trail := auditTrail{log: auditLog}
+	msgs, err := openMessaging(cfg, log)
+	if err != nil {
+		return fmt.Errorf("open notifications: %w", err)
+	}
+	defer func() {
+		if err := msgs.Close(); err != nil {
+			log.Error("closing notifications", "err", err)
+		}
+	}()
+	go msgs.run(ctx, log)
 	web, err := newDICOMweb(cfg, archive, trail, log)
 	if err != nil {
 		return err
@@ -81,6 +92,8 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	mux := http.NewServeMux()
 	mux.Handle(web.Root()+"/", web)
 	mux.Handle("/admin/audit", adminOnly(admin, audit.NewHandler(auditLog)))
+	mux.Handle("GET /admin/outbox", adminOnly(admin, notify.AdminHandler(msgs.outbox, msgs.tracker, log)))
+	mux.Handle("POST /notify/callback", msgs.tracker.CallbackHandler())
 	mux.Handle("GET /healthz", telemetry.HealthHandler(archive, log))
 	mux.Handle("GET /metrics", telemetry.MetricsHandler(telemetry.NewRegistry(archive)))
 	mux.Handle("/archive/", viewer.New(archive, viewer.Access{Demo: cfg.Demo, APIToken: cfg.APIToken}, trail, log))

@@ -74,6 +74,12 @@ func TestHTTPSAndDICOMwebAccess(t *testing.T) {
 	if resp := getPath(t, client, "https://"+addr+"/admin/audit", ""); resp.StatusCode != http.StatusUnauthorized {
 		t.Errorf("audit log without the token: %d, want 401", resp.StatusCode)
 	}
+	if resp := getPath(t, client, "https://"+addr+"/admin/outbox", ""); resp.StatusCode != http.StatusUnauthorized {
+		t.Errorf("outbox without the token: %d, want 401", resp.StatusCode)
+	}
+	if resp := getPath(t, client, "https://"+addr+"/admin/outbox?format=json", "web-token"); resp.StatusCode != http.StatusOK {
+		t.Errorf("outbox with the token: %d, want 200", resp.StatusCode)
+	}
 	resp = getPath(t, client, "https://"+addr+"/admin/audit?format=json", "web-token")
 	var page struct {
 		Entries []struct{ Action, User, Resource string }

@@ -80,6 +80,23 @@ type Config struct {
 
 	DIMSE    DIMSE    `toml:"dimse"`
 	DICOMweb DICOMweb `toml:"dicomweb"`
+	Notify   Notify   `toml:"notify"`
+}
+
+// Notify configures texts and calls. Without an API key every message
+// goes to the outbox (DataDir/notify/outbox.jsonl, shown at /admin/outbox),
+// so a local run works end to end.
+type Notify struct {
+	// GovUKAPIKey is a GOV.UK Notify API key; SMS then go through Notify
+	// and voice calls stay in the outbox.
+	GovUKAPIKey string `toml:"govuk_api_key"`
+	// SMSTemplateID is a Notify text template whose content is "((body))".
+	SMSTemplateID string `toml:"sms_template_id"`
+	// CallbackToken is the bearer token Notify sends with delivery
+	// receipts to /notify/callback.
+	CallbackToken string `toml:"callback_token"`
+	// BaseURL overrides Notify's API address (tests, proxies).
+	BaseURL string `toml:"base_url"`
 }
 
 // DICOMweb configures the PS3.18 services.
@@ -158,21 +175,24 @@ func (c *Config) Load(path string, getenv func(string) string) error {
 		}
 	}
 	env := map[string]*string{
-		"MOLAR_DATA":           &c.DataDir,
-		"MOLAR_HTTP":           &c.HTTPAddr,
-		"MOLAR_DICOM":          &c.DICOMAddr,
-		"MOLAR_AET":            &c.AETitle,
-		"MOLAR_API_TOKEN":      &c.APIToken,
-		"MOLAR_DUPLICATES":     &c.Duplicates,
-		"MOLAR_LOG_LEVEL":      &c.LogLevel,
-		"MOLAR_LOG_FORMAT":     &c.LogFormat,
-		"MOLAR_SHUTDOWN_GRACE": &c.ShutdownGrace,
-		"MOLAR_DICOM_TLS":      &c.DICOMTLSAddr,
-		"MOLAR_TLS_CERT":       &c.TLSCert,
-		"MOLAR_TLS_KEY":        &c.TLSKey,
-		"MOLAR_TLS_CLIENT_CA":  &c.TLSClientCA,
-		"MOLAR_DICOMWEB_ROOT":  &c.DICOMweb.Root,
-		"MOLAR_HTTPS":          &c.HTTPSAddr,
+		"MOLAR_DATA":                  &c.DataDir,
+		"MOLAR_HTTP":                  &c.HTTPAddr,
+		"MOLAR_DICOM":                 &c.DICOMAddr,
+		"MOLAR_AET":                   &c.AETitle,
+		"MOLAR_API_TOKEN":             &c.APIToken,
+		"MOLAR_DUPLICATES":            &c.Duplicates,
+		"MOLAR_LOG_LEVEL":             &c.LogLevel,
+		"MOLAR_LOG_FORMAT":            &c.LogFormat,
+		"MOLAR_SHUTDOWN_GRACE":        &c.ShutdownGrace,
+		"MOLAR_DICOM_TLS":             &c.DICOMTLSAddr,
+		"MOLAR_TLS_CERT":              &c.TLSCert,
+		"MOLAR_TLS_KEY":               &c.TLSKey,
+		"MOLAR_TLS_CLIENT_CA":         &c.TLSClientCA,
+		"MOLAR_DICOMWEB_ROOT":         &c.DICOMweb.Root,
+		"MOLAR_HTTPS":                 &c.HTTPSAddr,
+		"MOLAR_NOTIFY_API_KEY":        &c.Notify.GovUKAPIKey,
+		"MOLAR_NOTIFY_SMS_TEMPLATE":   &c.Notify.SMSTemplateID,
+		"MOLAR_NOTIFY_CALLBACK_TOKEN": &c.Notify.CallbackToken,
 	}
 	for name, dst := range env {
 		if v := getenv(name); v != "" {
@@ -247,6 +267,9 @@ func (c *Config) Validate() error {
 	if c.DICOMweb.MaxResults < 1 {
 		return fmt.Errorf("dicomweb max_results %d: want at least 1", c.DICOMweb.MaxResults)
 	}
+	if c.Notify.GovUKAPIKey != "" && c.Notify.SMSTemplateID == "" {
+		return errors.New("notify govuk_api_key needs sms_template_id (a Notify text template whose content is ((body)))")
+	}
 	switch c.Duplicates {
 	case "reject", "replace":
 	default:
@@ -307,6 +330,12 @@ func (c *Config) Flags(fs *flag.FlagSet) {
 func (c Config) Redacted() Config {
 	if c.APIToken != "" {
 		c.APIToken = "********"
+	}
+	if c.Notify.GovUKAPIKey != "" {
+		c.Notify.GovUKAPIKey = "********"
+	}
+	if c.Notify.CallbackToken != "" {
+		c.Notify.CallbackToken = "********"
 	}
 	if len(c.DIMSE.Users) > 0 {
 		users := make([]DICOMUser, len(c.DIMSE.Users))
