@@ -265,11 +265,15 @@ func (s *Service) record(w http.ResponseWriter, r *http.Request, ev Event) bool 
 func (s *Service) studyEvent(ctx context.Context, caller Caller, a Action, study, series, sop string) Event {
 	ev := Event{Caller: caller, Action: a, StudyUID: study, SeriesUID: series, SOPInstanceUID: sop}
 	q := store.Query{Level: store.StudyLevel, Keys: []store.Key{{Tag: dcm.StudyInstanceUID, Value: study}}, Limit: 1}
-	s.archive.QueryFunc(ctx, q, func(m store.Match) error {
+	_, err := s.archive.QueryFunc(ctx, q, func(m store.Match) error {
 		ev.AccessionNumber = m.Attrs.First(dcm.AccessionNumber)
 		ev.PatientID = m.Attrs.First(dcm.PatientID)
 		return nil
 	})
+	if err != nil && ctx.Err() == nil {
+		// The event still names the study; its URN is what is missing.
+		s.log.Warn("dicomweb: study look-up for the audit event failed", "study", study, "err", err)
+	}
 	return ev
 }
 

@@ -50,8 +50,7 @@ type stowOutcome struct {
 // into the archive as it arrives, so a body of any size needs no more
 // memory than one part's buffer.
 func (s *Service) stow(w http.ResponseWriter, r *http.Request, caller Caller) {
-	if !acceptsSingle(parseAccept(r.Header.Get("Accept")), "application/dicom+json") &&
-		!acceptsSingle(parseAccept(r.Header.Get("Accept")), "application/json") {
+	if ranges := parseAccept(r.Header.Get("Accept")); !acceptsSingle(ranges, "application/dicom+json") && !acceptsSingle(ranges, "application/json") {
 		httpError(w, http.StatusNotAcceptable, "the store response is application/dicom+json (or application/json)")
 		return
 	}
