@@ -9,6 +9,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 
@@ -22,25 +23,30 @@ type Archive interface {
 	OpenInstance(ctx context.Context, sop string) (*store.Instance, error)
 }
 
-// Access decides who may see patient data until the accounts issue brings
-// users and roles: anyone in demo mode, otherwise the holder of the
-// bootstrap API token.
+// Guard decides who may see patient data in the browser. It returns the
+// user's name for the audit log and http.StatusOK, or 401 (not signed in)
+// or 403 (signed in, but not in a role that sees films).
+type Guard interface {
+	Viewer(r *http.Request) (user string, status int)
+}
+
+// Access is the simplest Guard, for tests and tools: anyone in demo mode,
+// otherwise the holder of the bootstrap API token.
 type Access struct {
 	Demo     bool
 	APIToken string
 }
 
-// caller names who makes r, and reports whether they may see patient
-// data.
-func (a Access) caller(r *http.Request) (string, bool) {
+// Viewer implements Guard.
+func (a Access) Viewer(r *http.Request) (string, int) {
 	got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
 	if ok && a.APIToken != "" && subtle.ConstantTimeCompare([]byte(got), []byte(a.APIToken)) == 1 {
-		return "api-token", true
+		return "api-token", http.StatusOK
 	}
 	if a.Demo {
-		return "anonymous", true
+		return "anonymous", http.StatusOK
 	}
-	return "", false
+	return "", http.StatusUnauthorized
 }
 
 // View is one look at patient data in the archive browser.
@@ -63,7 +69,7 @@ var templates embed.FS
 // Handler serves the archive browser under /archive/.
 type Handler struct {
 	archive Archive
-	access  Access
+	access  Guard
 	rec     Recorder
 	log     *slog.Logger
 	pages   *template.Template
@@ -71,7 +77,7 @@ type Handler struct {
 }
 
 // New returns the archive browser.
-func New(a Archive, access Access, rec Recorder, log *slog.Logger) *Handler {
+func New(a Archive, access Guard, rec Recorder, log *slog.Logger) *Handler {
 	h := &Handler{
 		archive: a, access: access, rec: rec, log: log,
 		pages: template.Must(template.New("").Funcs(template.FuncMap{
@@ -90,10 +96,25 @@ func New(a Archive, access Access, rec Recorder, log *slog.Logger) *Handler {
 
 // ServeHTTP checks access once for every route: all of them show patient data.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if _, ok := h.access.caller(r); !ok {
+	switch _, status := h.access.Viewer(r); status {
+	case http.StatusOK:
+	case http.StatusForbidden:
+		h.log.Warn("archive browser: refused", "path", r.URL.Path, "client", r.RemoteAddr, "status", status)
+		http.Error(w, "Your role does not show films. Switch to a clinical role, or ask your administrator.", http.StatusForbidden)
+		return
+	case http.StatusUnauthorized:
+		h.log.Warn("archive browser: refused", "path", r.URL.Path, "client", r.RemoteAddr, "status", status)
+		if r.Method == http.MethodGet && strings.Contains(r.Header.Get("Accept"), "text/html") {
+			// A person at a browser: to the sign-in page, and back here after.
+			http.Redirect(w, r, "/login?next="+url.QueryEscape(r.URL.RequestURI()), http.StatusSeeOther)
+			return
+		}
 		w.Header().Set("WWW-Authenticate", `Bearer realm="molar"`)
-		http.Error(w, "Sign-in required: send the API token as a bearer token.", http.StatusUnauthorized)
-		h.log.Warn("archive browser: refused", "path", r.URL.Path, "client", r.RemoteAddr)
+		http.Error(w, "Sign-in required: sign in at /login, or send a bearer token.", http.StatusUnauthorized)
+		return
+	default:
+		h.log.Error("archive browser: the access check failed", "status", status)
+		http.Error(w, "The access check failed; the error is in the server log.", http.StatusInternalServerError)
 		return
 	}
 	w.Header().Set("Cache-Control", "no-store")
@@ -106,7 +127,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // audit records a view of patient data before it is shown. When it
 // cannot, it answers 503 and returns false.
 func (h *Handler) audit(w http.ResponseWriter, r *http.Request, action, resource string, study dcm.Attrs) bool {
-	user, _ := h.access.caller(r)
+	user, _ := h.access.Viewer(r)
 	v := View{User: user, Client: r.RemoteAddr, Action: action, Resource: resource,
 		URN: study.First(dcm.AccessionNumber), NHSNumber: study.First(dcm.PatientID)}
 	if err := h.rec.RecordView(r.Context(), v); err != nil {

@@ -172,3 +172,39 @@ func TestHeaders(t *testing.T) {
 		t.Errorf("status %d", rec.Code)
 	}
 }
+
+// fixedGuard answers every request with one status.
+type fixedGuard int
+
+func (g fixedGuard) Viewer(*http.Request) (string, int) { return "someone", int(g) }
+
+func TestRefusals(t *testing.T) {
+	s, _ := testArchive(t)
+	for _, tc := range []struct {
+		name     string
+		guard    Guard
+		accept   string
+		want     int
+		location string
+	}{
+		{"browser not signed in: to the sign-in page", fixedGuard(http.StatusUnauthorized), "text/html,application/xhtml+xml", http.StatusSeeOther, "/login?next=%2Farchive%2F%3Fq%3DSMITH"},
+		{"client not signed in", fixedGuard(http.StatusUnauthorized), "", http.StatusUnauthorized, ""},
+		{"role without films", fixedGuard(http.StatusForbidden), "text/html", http.StatusForbidden, ""},
+		{"guard failed", fixedGuard(http.StatusInternalServerError), "text/html", http.StatusInternalServerError, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			seen := &views{}
+			h := New(s, tc.guard, seen, slog.New(slog.DiscardHandler))
+			req := httptest.NewRequest("GET", "/archive/?q=SMITH", nil)
+			req.Header.Set("Accept", tc.accept)
+			rec := httptest.NewRecorder()
+			h.ServeHTTP(rec, req)
+			if rec.Code != tc.want || rec.Header().Get("Location") != tc.location {
+				t.Errorf("%d Location %q, want %d %q", rec.Code, rec.Header().Get("Location"), tc.want, tc.location)
+			}
+			if strings.Contains(rec.Body.String(), "SMITH, Olivia") || len(seen.got) != 0 {
+				t.Errorf("a refused request saw patient data or was recorded as a view")
+			}
+		})
+	}
+}

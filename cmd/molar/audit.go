@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"net/http"
 
 	"github.com/molar-pacs/molar/dicomweb"
 	"github.com/molar-pacs/molar/dimse"
@@ -43,17 +42,4 @@ func (t auditTrail) RecordAccess(ctx context.Context, a dimse.Access) error {
 func (t auditTrail) RecordView(ctx context.Context, v viewer.View) error {
 	return t.log.Record(ctx, audit.Entry{User: v.User, URN: v.URN, NHSNumber: v.NHSNumber, Action: v.Action,
 		Resource: v.Resource, ClientAddr: v.Client, Outcome: audit.OutcomeOK})
-}
-
-// adminOnly admits the holder of the bootstrap token, or anyone in demo
-// mode, until accounts and roles decide who administers.
-func adminOnly(g bootstrapGuard, next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if _, err := g.Check(r, dicomweb.ActionRetrieve); err != nil {
-			w.Header().Set("WWW-Authenticate", `Bearer realm="molar"`)
-			http.Error(w, "Sign-in required: send the API token as a bearer token.", http.StatusUnauthorized)
-			return
-		}
-		next.ServeHTTP(w, r)
-	})
 }

@@ -10,9 +10,11 @@ import (
 	"net"
 	"net/http"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/molar-pacs/molar/internal/audit"
+	"github.com/molar-pacs/molar/internal/auth"
 	"github.com/molar-pacs/molar/internal/config"
 	"github.com/molar-pacs/molar/internal/demo"
 	"github.com/molar-pacs/molar/internal/notify"
@@ -84,19 +86,43 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		}
 	}()
 	go msgs.run(ctx, log)
-	web, err := newDICOMweb(cfg, archive, trail, log)
+	accounts, err := auth.New(ctx, auth.Config{
+		Dir:            filepath.Join(cfg.DataDir, "auth"),
+		Notifier:       trackedSender{msgs.tracker},
+		Logger:         log.With("component", "auth"),
+		BootstrapToken: cfg.APIToken,
+		// DESIGN.md promises the bootstrap token full rights, clinical
+		// ones included; accounts follow the e-RS matrix strictly.
+		BootstrapFullAccess: true,
+	})
+	if err != nil {
+		return fmt.Errorf("open accounts: %w", err)
+	}
+	defer func() {
+		if err := accounts.Close(); err != nil {
+			log.Error("closing accounts", "err", err)
+		}
+	}()
+	var demoAccounts []auth.DemoAccount
+	if cfg.Demo {
+		if demoAccounts, err = accounts.SeedDemo(ctx); err != nil {
+			return fmt.Errorf("seed demo accounts: %w", err)
+		}
+	}
+	guard := webGuard{accounts: accounts, demo: cfg.Demo}
+	web, err := newDICOMweb(cfg, archive, guard, trail, log)
 	if err != nil {
 		return err
 	}
-	admin := bootstrapGuard{token: cfg.APIToken, demo: cfg.Demo}
 	mux := http.NewServeMux()
 	mux.Handle(web.Root()+"/", web)
-	mux.Handle("/admin/audit", adminOnly(admin, audit.NewHandler(auditLog)))
-	mux.Handle("GET /admin/outbox", adminOnly(admin, notify.AdminHandler(msgs.outbox, msgs.tracker, log)))
+	accounts.Mount(mux)
+	mux.Handle("/admin/audit", accounts.Require(auth.ActionAuditRead)(audit.NewHandler(auditLog)))
+	mux.Handle("GET /admin/outbox", guard.require(auth.ActionOutboxRead, notify.AdminHandler(msgs.outbox, msgs.tracker, log)))
 	mux.Handle("POST /notify/callback", msgs.tracker.CallbackHandler())
 	mux.Handle("GET /healthz", telemetry.HealthHandler(archive, log))
 	mux.Handle("GET /metrics", telemetry.MetricsHandler(telemetry.NewRegistry(archive)))
-	mux.Handle("/archive/", viewer.New(archive, viewer.Access{Demo: cfg.Demo, APIToken: cfg.APIToken}, trail, log))
+	mux.Handle("/archive/", viewer.New(archive, guard, trail, log))
 	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, "/archive/", http.StatusFound)
 	})
@@ -161,6 +187,15 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if cfg.Demo {
 		fmt.Fprintf(stdout, "  Try:      echoscu -aec %[1]s localhost %[2]d\n            findscu -S -aec %[1]s -k QueryRetrieveLevel=STUDY -k AccessionNumber=DEMO4K7Q2X -k PatientName localhost %[2]d\n",
 			cfg.AETitle, dln.Addr().(*net.TCPAddr).Port)
+		fmt.Fprintf(stdout, "  Sign in:  http://%s/login as any of these, password %s; the code arrives at http://%s/admin/outbox\n",
+			browserAddr(ln.Addr()), auth.DemoPassword, browserAddr(ln.Addr()))
+		for _, a := range demoAccounts {
+			roles := make([]string, len(a.Roles))
+			for i, r := range a.Roles {
+				roles[i] = string(r)
+			}
+			fmt.Fprintf(stdout, "            %-40s %s\n", a.Email, strings.Join(roles, ", "))
+		}
 	}
 
 	dctx, stopDICOM := context.WithCancel(context.WithoutCancel(ctx))
