@@ -203,4 +203,3 @@ func signIn(t *testing.T, base, email string) (*http.Client, string) {
 	}
 	return c, session.CSRF
 }
-
