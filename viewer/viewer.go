@@ -23,11 +23,17 @@ type Archive interface {
 	OpenInstance(ctx context.Context, sop string) (*store.Instance, error)
 }
 
-// Guard decides who may see patient data in the browser. It returns the
-// user's name for the audit log and http.StatusOK, or 401 (not signed in)
+// Guard decides who may see patient data in the browser. It returns who
+// is asking, for the audit log, and http.StatusOK, or 401 (not signed in)
 // or 403 (signed in, but not in a role that sees films).
 type Guard interface {
-	Viewer(r *http.Request) (user string, status int)
+	Viewer(r *http.Request) (Person, int)
+}
+
+// Person is who looks, as the audit log records them.
+type Person struct {
+	User, Role, Org string
+	OnBehalfOf      string // the clinician a clinician admin acts for
 }
 
 // Access is the simplest Guard, for tests and tools: anyone in demo mode,
@@ -38,20 +44,21 @@ type Access struct {
 }
 
 // Viewer implements Guard.
-func (a Access) Viewer(r *http.Request) (string, int) {
+func (a Access) Viewer(r *http.Request) (Person, int) {
 	got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
 	if ok && a.APIToken != "" && subtle.ConstantTimeCompare([]byte(got), []byte(a.APIToken)) == 1 {
-		return "api-token", http.StatusOK
+		return Person{User: "api-token", Role: "sysadmin"}, http.StatusOK
 	}
 	if a.Demo {
-		return "anonymous", http.StatusOK
+		return Person{User: "anonymous", Role: "demo"}, http.StatusOK
 	}
-	return "", http.StatusUnauthorized
+	return Person{}, http.StatusUnauthorized
 }
 
 // View is one look at patient data in the archive browser.
 type View struct {
-	User, Client     string
+	Person
+	Client           string
 	Action, Resource string
 	// The study's referral URN and NHS number, when one study is shown.
 	URN, NHSNumber string
@@ -127,8 +134,8 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // audit records a view of patient data before it is shown. When it
 // cannot, it answers 503 and returns false.
 func (h *Handler) audit(w http.ResponseWriter, r *http.Request, action, resource string, study dcm.Attrs) bool {
-	user, _ := h.access.Viewer(r)
-	v := View{User: user, Client: r.RemoteAddr, Action: action, Resource: resource,
+	who, _ := h.access.Viewer(r)
+	v := View{Person: who, Client: r.RemoteAddr, Action: action, Resource: resource,
 		URN: study.First(dcm.AccessionNumber), NHSNumber: study.First(dcm.PatientID)}
 	if err := h.rec.RecordView(r.Context(), v); err != nil {
 		h.log.Error("archive browser: audit record failed; view refused", "err", err)

@@ -176,7 +176,7 @@ func TestHeaders(t *testing.T) {
 // fixedGuard answers every request with one status.
 type fixedGuard int
 
-func (g fixedGuard) Viewer(*http.Request) (string, int) { return "someone", int(g) }
+func (g fixedGuard) Viewer(*http.Request) (Person, int) { return Person{User: "someone"}, int(g) }
 
 func TestRefusals(t *testing.T) {
 	s, _ := testArchive(t)

@@ -40,6 +40,6 @@ func (t auditTrail) RecordAccess(ctx context.Context, a dimse.Access) error {
 }
 
 func (t auditTrail) RecordView(ctx context.Context, v viewer.View) error {
-	return t.log.Record(ctx, audit.Entry{User: v.User, URN: v.URN, NHSNumber: v.NHSNumber, Action: v.Action,
+	return t.log.Record(ctx, audit.Entry{User: v.User, Role: v.Role, Org: v.Org, OnBehalfOf: v.OnBehalfOf, URN: v.URN, NHSNumber: v.NHSNumber, Action: v.Action,
 		Resource: v.Resource, ClientAddr: v.Client, Outcome: audit.OutcomeOK})
 }

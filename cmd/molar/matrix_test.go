@@ -148,6 +148,34 @@ collect:
 				}
 				tested++
 			}
+			if a.role != string(auth.RoleSysAdmin) {
+				return
+			}
+			// The clinician's reads are in the audit log with role and
+			// organisation; the refused ones of other roles are not.
+			resp, err := client.Get(base + "/admin/audit?format=json&limit=1000")
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			var page struct {
+				Entries []struct{ User, Role, Org, Action, URN string }
+			}
+			if err := json.NewDecoder(resp.Body).Decode(&page); err != nil {
+				t.Fatal(err)
+			}
+			reads := map[string]int{}
+			for _, e := range page.Entries {
+				if e.Role != "" && e.Role != "demo" {
+					reads[e.Role]++
+				}
+				if e.Role == string(auth.RoleClinician) && (e.Org == "" || e.User == "") {
+					t.Errorf("clinician's entry without user or organisation: %+v", e)
+				}
+			}
+			if reads[string(auth.RoleClinician)] < 3 || reads[string(auth.RoleBookingManager)] != 0 || reads[string(auth.RoleAnalyst)] != 0 {
+				t.Errorf("audit entries by role: %v; want the clinician's reads and none for refused roles", reads)
+			}
 		})
 	}
 	if tested < 8*len(cells) {

@@ -11,6 +11,7 @@ import (
 	"github.com/molar-pacs/molar/internal/config"
 	"github.com/molar-pacs/molar/internal/notify"
 	"github.com/molar-pacs/molar/store"
+	"github.com/molar-pacs/molar/viewer"
 )
 
 // webGuard puts the accounts service's decision in front of DICOMweb and
@@ -56,16 +57,16 @@ func (g webGuard) Check(r *http.Request, a dicomweb.Action) (dicomweb.Caller, er
 }
 
 // Viewer implements viewer.Guard: the archive browser shows films.
-func (g webGuard) Viewer(r *http.Request) (string, int) {
+func (g webGuard) Viewer(r *http.Request) (viewer.Person, int) {
 	p, err := g.check(r, auth.ActionFilmView)
 	var ae *auth.AccessError
 	switch {
 	case err == nil:
-		return p.UserID, http.StatusOK
+		return viewer.Person{User: p.UserID, Role: string(p.Role), Org: p.Org, OnBehalfOf: p.OnBehalfOf}, http.StatusOK
 	case errors.As(err, &ae):
-		return "", ae.Status
+		return viewer.Person{}, ae.Status
 	}
-	return "", http.StatusInternalServerError
+	return viewer.Person{}, http.StatusInternalServerError
 }
 
 // trackedSender sends sign-in codes through the delivery tracker, so they
