@@ -1,6 +1,8 @@
 package dicomweb
 
 import (
+	"bufio"
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -8,8 +10,10 @@ import (
 	"mime"
 	"mime/multipart"
 	"net/http"
+	"runtime/debug"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 
 	"github.com/molar-pacs/molar/internal/dcm"
@@ -78,27 +82,14 @@ func (s *Service) stow(w http.ResponseWriter, r *http.Request, caller Caller) {
 			httpError(w, http.StatusBadRequest, "multipart/related without a boundary")
 			return
 		}
-		mr := multipart.NewReader(r.Body, params["boundary"])
-		for {
-			part, err := mr.NextRawPart()
-			if errors.Is(err, io.EOF) {
-				break
-			}
-			if err != nil {
-				if r.Context().Err() != nil {
-					s.log.Warn("dicomweb: STOW cut short by the client", "stored", countStored(outcomes))
-					return
-				}
-				outcomes = append(outcomes, stowOutcome{failure: reasonCannotUnderstand, detail: "malformed multipart body: " + err.Error()})
-				break
-			}
-			if ct := part.Header.Get("Content-Type"); ct != "" {
-				if pt, _, _ := mime.ParseMediaType(ct); pt != "application/dicom" {
-					outcomes = append(outcomes, stowOutcome{failure: reasonCannotUnderstand, detail: fmt.Sprintf("part of type %q: only application/dicom parts are stored", pt)})
-					continue
-				}
-			}
-			outcomes = append(outcomes, s.stowPart(r.Context(), study, part))
+		// multipart reads through a 4 KiB buffer and hands parts out in
+		// pieces of at most that; a larger buffer under it saves system
+		// calls, and fillingReader above it gives the archive large writes.
+		mr := multipart.NewReader(bufio.NewReaderSize(r.Body, 256<<10), params["boundary"])
+		var cut bool
+		if outcomes, cut = s.stowMultipart(r.Context(), study, mr); cut {
+			s.log.Warn("dicomweb: STOW cut short by the client", "stored", countStored(outcomes))
+			return
 		}
 	default:
 		httpError(w, http.StatusUnsupportedMediaType, fmt.Sprintf(`%s is not supported: send multipart/related; type="application/dicom"`, mt))
@@ -113,6 +104,78 @@ func (s *Service) stow(w http.ResponseWriter, r *http.Request, caller Caller) {
 		return
 	}
 	s.writeStowResponse(w, r, study, outcomes)
+}
+
+// Parts up to stowSmallPart bytes are read whole and stored concurrently,
+// up to stowParallel at a time, so their commits share fsyncs (the store's
+// group commit) rather than queue one behind another; a larger part
+// streams into the archive as it arrives. Memory in flight stays below
+// (stowParallel+1) × stowSmallPart.
+const (
+	stowSmallPart = 1 << 20
+	stowParallel  = 8
+)
+
+// stowMultipart stores each part of a multipart/related body and returns
+// the outcomes in the order of the parts; cut reports a client that went
+// away part-way.
+func (s *Service) stowMultipart(ctx context.Context, study string, mr *multipart.Reader) (outcomes []stowOutcome, cut bool) {
+	var results []*stowOutcome
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, stowParallel)
+	defer func() {
+		wg.Wait()
+		for _, o := range results {
+			outcomes = append(outcomes, *o)
+		}
+	}()
+	for {
+		part, err := mr.NextRawPart()
+		if errors.Is(err, io.EOF) {
+			return nil, false
+		}
+		o := &stowOutcome{}
+		results = append(results, o)
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil, true
+			}
+			*o = stowOutcome{failure: reasonCannotUnderstand, detail: "malformed multipart body: " + err.Error()}
+			return nil, false
+		}
+		if ct := part.Header.Get("Content-Type"); ct != "" {
+			if pt, _, _ := mime.ParseMediaType(ct); pt != "application/dicom" {
+				*o = stowOutcome{failure: reasonCannotUnderstand, detail: fmt.Sprintf("part of type %q: only application/dicom parts are stored", pt)}
+				continue
+			}
+		}
+		body := fillingReader{part}
+		head, err := io.ReadAll(io.LimitReader(body, stowSmallPart+1))
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil, true
+			}
+			*o = stowOutcome{failure: reasonCannotUnderstand, detail: "reading the part: " + err.Error()}
+			return nil, false
+		}
+		if len(head) > stowSmallPart {
+			*o = s.stowPart(ctx, study, io.MultiReader(bytes.NewReader(head), body))
+			continue
+		}
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() {
+				<-sem
+				// Off the request's goroutine, net/http's recovery does
+				// not reach: a panic here would end the server.
+				if v := recover(); v != nil {
+					s.log.Error("dicomweb: panic storing a STOW part", "panic", v, "stack", string(debug.Stack()))
+					*o = stowOutcome{failure: reasonProcessingFailure, detail: "archive error"}
+				}
+			}()
+			*o = s.stowPart(ctx, study, bytes.NewReader(head))
+		})
+	}
 }
 
 // stowPart stores one instance.
@@ -158,6 +221,19 @@ func (s *Service) stowPart(ctx context.Context, study string, body io.Reader) st
 		s.log.Error("dicomweb: STOW failed", "err", err)
 	}
 	return stowOutcome{failure: reasonProcessingFailure, detail: "archive error"}
+}
+
+// fillingReader fills each read as far as it can: a multipart part returns
+// at most 4 KiB a call, and passed on as is, a 10 MB film became 2,500
+// small writes to its blob (a quarter of the server's CPU, profiled).
+type fillingReader struct{ r io.Reader }
+
+func (f fillingReader) Read(p []byte) (int, error) {
+	n, err := io.ReadFull(f.r, p)
+	if err == io.ErrUnexpectedEOF {
+		err = nil // the rest was short; the next read reports EOF
+	}
+	return n, err
 }
 
 func countStored(outcomes []stowOutcome) int {

@@ -63,4 +63,11 @@ var targets = []target{
 	{Bench: "WebRetrieveStudy", Unit: "MB/s", Cmp: atLeast, Limit: 500},
 	// /rendered of a 3000×1500 16-bit OPG to a 1000-pixel-wide JPEG: ≤ 60 ms.
 	{Bench: "WebRenderedOPG", Unit: "ns/op", Cmp: atMost, Limit: 60e6},
+	// STOW-RS side by side with Orthanc's DICOMweb plugin
+	// (internal/webbench): the same corpus, 10 instances a request, over
+	// one and two connections: at least twice Orthanc's rate.
+	{Bench: "STOW/corpus=films/conns=1/peer=molar", Per: "STOW/corpus=films/conns=1/peer=orthanc", Unit: "instances/s", Cmp: atLeast, Limit: 2.0},
+	{Bench: "STOW/corpus=films/conns=2/peer=molar", Per: "STOW/corpus=films/conns=2/peer=orthanc", Unit: "instances/s", Cmp: atLeast, Limit: 2.0},
+	{Bench: "STOW/corpus=small/conns=1/peer=molar", Per: "STOW/corpus=small/conns=1/peer=orthanc", Unit: "instances/s", Cmp: atLeast, Limit: 2.0},
+	{Bench: "STOW/corpus=small/conns=2/peer=molar", Per: "STOW/corpus=small/conns=2/peer=orthanc", Unit: "instances/s", Cmp: atLeast, Limit: 2.0},
 }

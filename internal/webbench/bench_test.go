@@ -1,0 +1,390 @@
+package webbench
+
+// Side-by-side STOW-RS benchmarks: the same corpus, sent by the same Go
+// HTTP client, to molar serve and to Orthanc with its DICOMweb plugin.
+//
+// What one iteration (one b.N) is, and what is timed:
+//
+//   - BenchmarkSTOW: storing the whole corpus once, as a practice's upload
+//     client does: POST /dicom-web/studies, one multipart/related request
+//     per perRequest instances, each connection sending its share of the
+//     corpus one request after the other, from the first request's start
+//     to the last response's end. Each body is streamed through an
+//     io.Pipe, with its Content-Length (the client knows the sizes, as one
+//     reading files does), so the client never holds a request in a buffer
+//     of its own. Between iterations, untimed, every instance gets new
+//     UIDs, patient and referral (corpus.next) and the disks are synced,
+//     so no iteration resends an instance and none pays for the previous
+//     one's writes. Each round of b.N (each call of the benchmark function
+//     by the testing package) starts a peer on an empty store.
+//
+// Each response must be 200 and list every instance of its request in its
+// ReferencedSOPSequence, and after each iteration the peer's own count of
+// instances (Molar's metrics, Orthanc's /statistics) must have grown by the
+// corpus, so a peer that refused, dropped or only acknowledged instances
+// fails instead of looking fast.
+//
+// Metrics: instances/s and MB/s (10^6 bytes of Part 10 instances, not
+// counting the multipart framing) over the timed time; ns/op is the time
+// to store the corpus once.
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"mime/multipart"
+	"net/http"
+	"net/textproto"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/molar-pacs/molar/internal/synth"
+)
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if work.dir != "" {
+		os.RemoveAll(work.dir)
+	}
+	os.Exit(code)
+}
+
+// perRequest is how many instances one STOW-RS request carries: upload
+// clients batch a visit's films rather than send one request per film or
+// one for the whole day.
+const perRequest = 10
+
+// Film sizes: 16-bit samples (12 stored), 2 bytes a pixel.
+const (
+	panoramicSmallRows, panoramicSmallCols = 1400, 2000 // 5.6 MB
+	panoramicLargeRows, panoramicLargeCols = 1920, 2560 // 9.8 MB
+	intraOralRows, intraOralCols           = 1448, 1448 // 4.2 MB
+)
+
+func panoramic(rows, cols, study, series int) instanceSpec {
+	return instanceSpec{rows: rows, cols: cols, modality: "PX", class: synth.DXForPresentation, study: study, series: series}
+}
+
+func intraOral(rows, cols, study, series int) instanceSpec {
+	return instanceSpec{rows: rows, cols: cols, modality: "IO", class: synth.IntraOralForPresentation, study: study, series: series}
+}
+
+// filmSpecs: 24 films, 129 MB, in 8 visits: a panoramic (alternately
+// 2000x1400 and 2560x1920) and two 1448x1448 intra-orals in a series of
+// their own. The same corpus as the C-STORE benchmarks
+// (internal/dimsebench), so the two protocols' figures compare.
+func filmSpecs() []instanceSpec {
+	var specs []instanceSpec
+	for v := range 8 {
+		if v%2 == 0 {
+			specs = append(specs, panoramic(panoramicSmallRows, panoramicSmallCols, v, 2*v))
+		} else {
+			specs = append(specs, panoramic(panoramicLargeRows, panoramicLargeCols, v, 2*v))
+		}
+		specs = append(specs, intraOral(intraOralRows, intraOralCols, v, 2*v+1), intraOral(intraOralRows, intraOralCols, v, 2*v+1))
+	}
+	return specs
+}
+
+// smallSpecs: 500 instances of ≈10 kB (64x72 16-bit samples and a
+// 0.8 kB header) in 50 studies of one series.
+func smallSpecs() []instanceSpec {
+	var specs []instanceSpec
+	for i := range 500 {
+		specs = append(specs, intraOral(64, 72, i/10, i/10))
+	}
+	return specs
+}
+
+// corpora are made once per test binary, on first use.
+var corpora struct {
+	sync.Mutex
+	m map[string]*corpus
+}
+
+func getCorpus(tb testing.TB, name string, specs func() []instanceSpec) *corpus {
+	tb.Helper()
+	corpora.Lock()
+	defer corpora.Unlock()
+	if c := corpora.m[name]; c != nil {
+		return c
+	}
+	c, err := newCorpus(specs())
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if corpora.m == nil {
+		corpora.m = map[string]*corpus{}
+	}
+	corpora.m[name] = c
+	return c
+}
+
+// The peers, in the order they run.
+const (
+	peerMolar   = "molar"
+	peerOrthanc = "orthanc"
+)
+
+var peers = []string{peerMolar, peerOrthanc}
+
+func startPeer(tb testing.TB, name, dir string) *peer {
+	tb.Helper()
+	switch name {
+	case peerMolar:
+		return startMolar(tb, dir)
+	case peerOrthanc:
+		return startOrthanc(tb, dir)
+	}
+	tb.Fatalf("unknown peer %q", name)
+	return nil
+}
+
+// BenchmarkSTOW: STOW-RS of 500 instances of ≈10 kB and of 24 films of
+// 4–10 MB, over one connection and over two in parallel (each sending
+// half), to Molar and to Orthanc. The peers are the innermost level so
+// that the two figures a ratio is taken of are measured minutes apart,
+// under the same load from whatever else the machine runs.
+func BenchmarkSTOW(b *testing.B) {
+	requirePlugin(b)
+	for _, cs := range []struct {
+		name  string
+		specs func() []instanceSpec
+		// keep: rounds' directories are kept until the corpus is done.
+		// On ext4, creating many files soon after many were deleted is
+		// slower (see roundDirs in store's benchmarks), which would
+		// favour whichever peer ran first; a few large files cost
+		// nothing to delete and would otherwise fill the disk.
+		keep bool
+	}{
+		{"small", smallSpecs, true},
+		{"films", filmSpecs, false},
+	} {
+		b.Run("corpus="+cs.name, func(b *testing.B) {
+			c := getCorpus(b, cs.name, cs.specs)
+			base := newDir(b, "", cs.name)
+			defer os.RemoveAll(base)
+			for _, conns := range []int{1, 2} {
+				b.Run(fmt.Sprintf("conns=%d", conns), func(b *testing.B) {
+					for _, p := range peers {
+						b.Run("peer="+p, func(b *testing.B) {
+							benchSTOW(b, c, p, conns, base, cs.keep)
+						})
+					}
+				})
+			}
+		})
+	}
+}
+
+// benchSTOW stores the corpus b.N times in a new peer of kind name, over
+// conns parallel connections.
+func benchSTOW(b *testing.B, c *corpus, name string, conns int, base string, keep bool) {
+	dir := newDir(b, base, "round")
+	if !keep {
+		// Registered before the peer's stop, so it runs after it.
+		b.Cleanup(func() { os.RemoveAll(dir) })
+	}
+	p := startPeer(b, name, dir)
+	reqs := c.requests(conns, perRequest)
+	client := newClient(conns)
+	defer client.CloseIdleConnections()
+	b.ResetTimer()
+	b.StopTimer()
+	for i := range b.N {
+		if err := c.next(); err != nil {
+			b.Fatal(err)
+		}
+		syncDisks()
+		b.StartTimer()
+		err := stowAll(client, p, c, reqs)
+		b.StopTimer()
+		if err != nil {
+			b.Fatalf("%v\n%s", err, p.proc.logTail())
+		}
+		p.expect(b, (i+1)*len(c.instances))
+	}
+	report(b, b.N*len(c.instances), int64(b.N)*c.bytes)
+}
+
+// newClient returns a client that keeps up to conns connections open
+// between requests, as an upload client does.
+func newClient(conns int) *http.Client {
+	return &http.Client{
+		Timeout: requestTimeout,
+		Transport: &http.Transport{
+			MaxConnsPerHost:     conns,
+			MaxIdleConnsPerHost: conns,
+			DisableCompression:  true,
+		},
+	}
+}
+
+// stowAll sends each connection's requests, one after the other, all
+// connections at once, and waits for every one.
+func stowAll(client *http.Client, p *peer, c *corpus, reqs [][][]*instance) error {
+	errs := make([]error, len(reqs))
+	var wg sync.WaitGroup
+	for i, conn := range reqs {
+		wg.Go(func() {
+			for _, batch := range conn {
+				if err := stow(client, p, c, batch); err != nil {
+					errs[i] = fmt.Errorf("connection %d of %d: %w", i+1, len(reqs), err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+var partHeader = textproto.MIMEHeader{"Content-Type": {"application/dicom"}}
+
+// stow sends batch to p in one STOW-RS request and checks that p stored
+// every instance of it.
+func stow(client *http.Client, p *peer, c *corpus, batch []*instance) error {
+	ctx, cancel := context.WithTimeout(context.Background(), requestTimeout)
+	defer cancel()
+	pr, pw := io.Pipe()
+	mw := multipart.NewWriter(pw)
+	req, err := http.NewRequestWithContext(ctx, "POST", p.root+"/studies", pr)
+	if err != nil {
+		return err
+	}
+	req.ContentLength = multipartLength(mw.Boundary(), batch)
+	req.Header.Set("Content-Type", `multipart/related; type="application/dicom"; boundary=`+mw.Boundary())
+	req.Header.Set("Accept", "application/dicom+json")
+	req.Header.Set("Authorization", p.auth)
+
+	written := make(chan error, 1)
+	go func() {
+		err := writeParts(mw, batch)
+		pw.CloseWithError(err)
+		written <- err
+	}()
+	resp, err := client.Do(req)
+	if err == nil {
+		var body []byte
+		body, err = io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if err == nil {
+			err = checkStowResponse(resp, body, c, batch)
+		}
+	}
+	// A peer may answer before reading the whole body: the writer must
+	// not wait for a reader that is gone.
+	pr.CloseWithError(errors.New("request over"))
+	werr := <-written
+	if err != nil {
+		return fmt.Errorf("STOW-RS of %d instances to %s: %w", len(batch), p.name, err)
+	}
+	if werr != nil {
+		// The peer answered 200 for everything without reading it all.
+		return fmt.Errorf("STOW-RS of %d instances to %s: writing the body: %w", len(batch), p.name, werr)
+	}
+	return nil
+}
+
+func writeParts(mw *multipart.Writer, batch []*instance) error {
+	for _, in := range batch {
+		w, err := mw.CreatePart(partHeader)
+		if err != nil {
+			return err
+		}
+		if _, err := w.Write(in.data); err != nil {
+			return err
+		}
+	}
+	return mw.Close()
+}
+
+// multipartLength returns the size of the body writeParts writes: the
+// framing does not depend on the parts' contents, so it is measured with
+// empty parts and their sizes added.
+func multipartLength(boundary string, batch []*instance) int64 {
+	var cw countWriter
+	mw := multipart.NewWriter(&cw)
+	if err := mw.SetBoundary(boundary); err != nil {
+		panic(err) // a boundary multipart made itself
+	}
+	for _, in := range batch {
+		mw.CreatePart(partHeader)
+		cw += countWriter(len(in.data))
+	}
+	mw.Close()
+	return int64(cw)
+}
+
+type countWriter int64
+
+func (w *countWriter) Write(p []byte) (int, error) {
+	*w += countWriter(len(p))
+	return len(p), nil
+}
+
+// dicomJSON is a dataset in the DICOM JSON model (PS3.18 F.2), values
+// left to decode.
+type dicomJSON map[string]struct {
+	VR    string            `json:"vr"`
+	Value []json.RawMessage `json:"Value"`
+}
+
+// Tags of the Store Instances Response Module (PS3.18 Table 10.5.3-3).
+const (
+	tagReferencedSOPInstanceUID = "00081155"
+	tagFailedSOPSequence        = "00081198"
+	tagReferencedSOPSequence    = "00081199"
+)
+
+// checkStowResponse fails unless the response is 200 and references every
+// instance of batch, with none failed.
+func checkStowResponse(resp *http.Response, body []byte, c *corpus, batch []*instance) error {
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("%s (Warning: %q): %.1000s", resp.Status, resp.Header.Values("Warning"), body)
+	}
+	var ds dicomJSON
+	if err := json.Unmarshal(body, &ds); err != nil {
+		return fmt.Errorf("response (%s): %v: %.1000s", resp.Header.Get("Content-Type"), err, body)
+	}
+	if n := len(ds[tagFailedSOPSequence].Value); n > 0 {
+		return fmt.Errorf("%d instances failed: %.1000s", n, body)
+	}
+	stored := map[string]bool{}
+	for _, raw := range ds[tagReferencedSOPSequence].Value {
+		var item dicomJSON
+		if err := json.Unmarshal(raw, &item); err != nil {
+			return fmt.Errorf("ReferencedSOPSequence item: %v: %s", err, raw)
+		}
+		var uid string
+		if v := item[tagReferencedSOPInstanceUID].Value; len(v) == 1 {
+			json.Unmarshal(v[0], &uid)
+		}
+		stored[uid] = true
+	}
+	var missing []string
+	for _, in := range batch {
+		if uid := c.sopUID(in); !stored[uid] {
+			missing = append(missing, uid)
+		}
+	}
+	if len(missing) > 0 || len(stored) != len(batch) {
+		return fmt.Errorf("%d instances referenced, %d sent, not referenced: %s: %.1000s",
+			len(stored), len(batch), strings.Join(missing, " "), body)
+	}
+	return nil
+}
+
+// report sets the metrics for instances and bytes over the timed time.
+func report(b *testing.B, instances int, bytes int64) {
+	sec := b.Elapsed().Seconds()
+	if sec <= 0 {
+		return
+	}
+	b.ReportMetric(float64(instances)/sec, "instances/s")
+	b.ReportMetric(float64(bytes)/1e6/sec, "MB/s")
+}

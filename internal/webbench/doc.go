@@ -1,0 +1,18 @@
+// Package webbench holds the side-by-side DICOMweb benchmarks: Molar's
+// STOW-RS (`molar serve`, /dicom-web) against Orthanc's DICOMweb plugin,
+// both run as real processes on fresh stores and driven by the same Go
+// HTTP client the way a practice's upload client drives them: one
+// multipart/related request per few instances, over one or two
+// connections.
+//
+// It owns only benchmarks and their helpers, all in test files: a corpus
+// of synthetic dental films (internal/synth) kept in memory, whose UIDs are
+// rewritten between iterations, and the child processes (molar serve,
+// Orthanc) with their configurations. Nothing here is part of the server;
+// it must not be imported. `go test` runs only its quick self-checks.
+//
+//	go test -run '^$' -bench STOW -benchtime 1x ./internal/webbench/
+//
+// It needs Orthanc and its DICOMweb plugin (the Debian packages orthanc
+// and orthanc-dicomweb) installed, and fails, never skips, without them.
+package webbench
