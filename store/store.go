@@ -11,7 +11,7 @@ import (
 	"sync"
 
 	"github.com/cockroachdb/pebble/v2"
-	"github.com/cockroachdb/pebble/v2/bloom"
+	"github.com/molar-pacs/molar/internal/pebbledb"
 )
 
 // DuplicatePolicy says what happens when an instance arrives whose SOP
@@ -149,34 +149,11 @@ func openPebble(dir string, cacheSize int64, log *slog.Logger) (*pebble.DB, erro
 	if cacheSize <= 0 {
 		cacheSize = defaultCacheSize
 	}
-	cache := pebble.NewCache(cacheSize)
-	defer cache.Unref()
-	opts := &pebble.Options{
-		FormatMajorVersion: pebble.FormatNewest,
-		Logger:             pebbleLogger{log},
-		Cache:              cache,
-	}
-	// Bloom filters spare ingest's lookups of new SOP, study and series keys
-	// (mostly absent) a read of every level; the setting carries to all levels.
-	opts.Levels[0].FilterPolicy = bloom.FilterPolicy(10)
-	db, err := pebble.Open(dir, opts)
+	db, err := pebbledb.Open(dir, pebbledb.Options{CacheSize: cacheSize, Name: "index", Logger: log})
 	if err != nil {
-		return nil, fmt.Errorf("open index %s: %w", dir, err)
+		return nil, fmt.Errorf("open index: %w", err)
 	}
 	return db, nil
-}
-
-// pebbleLogger keeps Pebble quiet: its informational chatter is dropped,
-// errors go to the structured log.
-type pebbleLogger struct{ log *slog.Logger }
-
-func (pebbleLogger) Infof(string, ...any) {}
-func (l pebbleLogger) Errorf(format string, args ...any) {
-	l.log.Error("pebble", "msg", fmt.Sprintf(format, args...))
-}
-func (l pebbleLogger) Fatalf(format string, args ...any) {
-	l.log.Error("pebble fatal", "msg", fmt.Sprintf(format, args...))
-	panic(fmt.Sprintf(format, args...))
 }
 
 // Close waits for in-flight commits, records a clean blob lease and closes

@@ -14,7 +14,7 @@ import (
 	"sync/atomic"
 
 	"github.com/cockroachdb/pebble/v2"
-	"github.com/cockroachdb/pebble/v2/bloom"
+	"github.com/molar-pacs/molar/internal/pebbledb"
 )
 
 // Options configure a Log.
@@ -102,35 +102,7 @@ func openPebble(dir string, log *slog.Logger) (*pebble.DB, error) {
 	}
 	// The log is written far more than read; a small cache holds the
 	// recent entries searches mostly ask for.
-	cache := pebble.NewCache(32 << 20)
-	defer cache.Unref()
-	opts := &pebble.Options{
-		FormatMajorVersion: pebble.FormatNewest,
-		Logger:             pebbleLogger{log},
-		Cache:              cache,
-	}
-	// Searches and Verify read entries and index keys by point lookups;
-	// Bloom filters spare each a look into every table. The setting
-	// carries to all levels.
-	opts.Levels[0].FilterPolicy = bloom.FilterPolicy(10)
-	db, err := pebble.Open(dir, opts)
-	if err != nil {
-		return nil, fmt.Errorf("open pebble %s: %w", dir, err)
-	}
-	return db, nil
-}
-
-// pebbleLogger drops Pebble's informational messages and sends errors to
-// the structured log.
-type pebbleLogger struct{ log *slog.Logger }
-
-func (pebbleLogger) Infof(string, ...any) {}
-func (l pebbleLogger) Errorf(format string, args ...any) {
-	l.log.Error("audit pebble", "msg", fmt.Sprintf(format, args...))
-}
-func (l pebbleLogger) Fatalf(format string, args ...any) {
-	l.log.Error("audit pebble fatal", "msg", fmt.Sprintf(format, args...))
-	panic(fmt.Sprintf(format, args...))
+	return pebbledb.Open(dir, pebbledb.Options{CacheSize: 32 << 20, Name: "audit", Logger: log})
 }
 
 // load checks the format, creating the log if the database is empty, and

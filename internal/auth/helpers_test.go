@@ -366,5 +366,3 @@ func isStatus(err error, status int) bool {
 	var ae *AccessError
 	return errors.As(err, &ae) && ae.Status == status
 }
-
-func discardLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }

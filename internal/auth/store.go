@@ -9,6 +9,7 @@ import (
 	"sync"
 
 	"github.com/cockroachdb/pebble/v2"
+	"github.com/molar-pacs/molar/internal/pebbledb"
 )
 
 // Key tables (see the package documentation).
@@ -44,10 +45,7 @@ func openDB(dir string, log *slog.Logger) (*db, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("open auth database %s: %w", dir, err)
 	}
-	p, err := pebble.Open(dir, &pebble.Options{
-		FormatMajorVersion: pebble.FormatNewest,
-		Logger:             pebbleLogger{log},
-	})
+	p, err := pebbledb.Open(dir, pebbledb.Options{Name: "auth", Logger: log})
 	if err != nil {
 		return nil, fmt.Errorf("open auth database %s: %w", dir, err)
 	}
@@ -270,17 +268,4 @@ func prefixEnd(p []byte) []byte {
 		}
 	}
 	return nil
-}
-
-// pebbleLogger keeps Pebble quiet: its informational chatter is dropped,
-// errors go to the structured log.
-type pebbleLogger struct{ log *slog.Logger }
-
-func (pebbleLogger) Infof(string, ...any) {}
-func (l pebbleLogger) Errorf(format string, args ...any) {
-	l.log.Error("pebble", "msg", fmt.Sprintf(format, args...))
-}
-func (l pebbleLogger) Fatalf(format string, args ...any) {
-	l.log.Error("pebble fatal", "msg", fmt.Sprintf(format, args...))
-	panic(fmt.Sprintf(format, args...))
 }

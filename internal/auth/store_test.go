@@ -10,6 +10,7 @@ import (
 
 	"github.com/cockroachdb/pebble/v2"
 	"github.com/molar-pacs/molar/internal/notify"
+	"github.com/molar-pacs/molar/internal/pebbledb"
 )
 
 // TestReopen: organisations, accounts, sessions, keys and revocations
@@ -81,7 +82,7 @@ func TestReopen(t *testing.T) {
 func TestNewerFormatIsRefused(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
-	p, err := pebble.Open(filepath.Join(dir, "auth"), &pebble.Options{FormatMajorVersion: pebble.FormatNewest, Logger: pebbleLogger{discardLogger()}})
+	p, err := pebbledb.Open(filepath.Join(dir, "auth"), pebbledb.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
