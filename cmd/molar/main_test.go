@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"errors"
 	"fmt"
@@ -70,42 +69,12 @@ func TestServeHealthMetricsAndGracefulStop(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer func() { scp.Process.Kill(); scp.Wait() }()
-	cmd := exec.Command(molarBin, "serve", "--data", data, "--http", "127.0.0.1:0", "--dicom", "127.0.0.1:0", "--demo",
+	srv := startServe(t, "--data", data, "--http", "127.0.0.1:0", "--dicom", "127.0.0.1:0", "--demo",
 		"--api-token", "s3cret-token", "--peer", fmt.Sprintf("STORESCP=127.0.0.1:%d", scpPort))
-	stdout, _ := cmd.StdoutPipe()
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer cmd.Process.Kill()
-
+	cmd, stderr := srv.cmd, srv.stderr
 	// The banner tells the operator where to point a browser and a modality.
-	addr, dicomAddr := make(chan string, 1), make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(stdout)
-		re := regexp.MustCompile(`Browser:\s+http://([^/\s]+)/`)
-		dre := regexp.MustCompile(`DICOM:\s+AE title MOLAR on (\S+)`)
-		for sc.Scan() {
-			if m := re.FindStringSubmatch(sc.Text()); m != nil {
-				addr <- m[1]
-			}
-			if m := dre.FindStringSubmatch(sc.Text()); m != nil {
-				dicomAddr <- m[1]
-			}
-		}
-	}()
-	var base, dicom string
-	for base == "" || dicom == "" {
-		select {
-		case a := <-addr:
-			base = "http://" + a
-		case a := <-dicomAddr:
-			dicom = a
-		case <-time.After(20 * time.Second):
-			t.Fatalf("no banner; stderr:\n%s", stderr.String())
-		}
-	}
+	base := "http://" + srv.find(t, `Browser:\s+http://([^/\s]+)/`)
+	dicom := srv.find(t, `DICOM:\s+AE title MOLAR on (\S+)`)
 
 	get := func(path string) (int, string) {
 		resp, err := http.Get(base + path)

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"encoding/json"
 	"io"
@@ -10,11 +9,9 @@ import (
 	"net/http/cookiejar"
 	"net/textproto"
 	"net/url"
-	"os/exec"
 	"regexp"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/molar-pacs/molar/internal/auth"
 	"github.com/molar-pacs/molar/internal/synth"
@@ -27,36 +24,15 @@ import (
 // no patient data.
 func TestMatrixOnRealHandlers(t *testing.T) {
 	data := t.TempDir()
-	cmd := exec.Command(molarBin, "serve", "--data", data, "--http", "127.0.0.1:0", "--dicom", "127.0.0.1:0", "--demo")
-	stdout, _ := cmd.StdoutPipe()
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer cmd.Process.Kill()
+	srv := startServe(t, "--data", data, "--http", "127.0.0.1:0", "--dicom", "127.0.0.1:0", "--demo")
+	base := "http://" + srv.find(t, `Browser:\s+http://([^/\s]+)/`)
 	type account struct{ email, role string }
-	banner := make(chan string, 1)
-	accounts := make(chan account, 32)
-	go func() {
-		browser := regexp.MustCompile(`Browser:\s+http://([^/\s]+)/`)
-		acct := regexp.MustCompile(`^\s+(\S+@demo\.molar\.test)\s+(\S+)$`)
-		for sc := bufio.NewScanner(stdout); sc.Scan(); {
-			if m := browser.FindStringSubmatch(sc.Text()); m != nil {
-				banner <- m[1]
-			}
-			if m := acct.FindStringSubmatch(sc.Text()); m != nil {
-				accounts <- account{m[1], m[2]}
-			}
+	var list []account
+	acct := regexp.MustCompile(`^\s+(\S+@demo\.molar\.test)\s+(\S+)$`)
+	for _, l := range srv.banner {
+		if m := acct.FindStringSubmatch(l); m != nil {
+			list = append(list, account{m[1], m[2]})
 		}
-		close(accounts)
-	}()
-	var base string
-	select {
-	case a := <-banner:
-		base = "http://" + a
-	case <-time.After(20 * time.Second):
-		t.Fatalf("no banner; stderr:\n%s", stderr.String())
 	}
 
 	// The demo study to read, found anonymously (demo mode).
@@ -104,20 +80,6 @@ func TestMatrixOnRealHandlers(t *testing.T) {
 			req.Header.Set("X-CSRF-Token", csrf)
 			return c.Do(req)
 		}},
-	}
-	// The banner lists the accounts just after its first lines.
-	var list []account
-collect:
-	for {
-		select {
-		case a, ok := <-accounts:
-			if !ok {
-				break collect
-			}
-			list = append(list, a)
-		case <-time.After(2 * time.Second):
-			break collect
-		}
 	}
 	if len(list) < 9 {
 		t.Fatalf("%d demo accounts in the banner, want 9 or more", len(list))

@@ -1,18 +1,13 @@
 package main
 
 import (
-	"bufio"
-	"bytes"
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/json"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"regexp"
 	"testing"
-	"time"
 )
 
 // TestHTTPSAndDICOMwebAccess runs serve with HTTPS on a self-signed
@@ -20,30 +15,9 @@ import (
 // DICOMweb refusing anyone without the bootstrap token.
 func TestHTTPSAndDICOMwebAccess(t *testing.T) {
 	data := t.TempDir()
-	cmd := exec.Command(molarBin, "serve", "--data", data, "--http", "127.0.0.1:0", "--dicom", "127.0.0.1:0",
+	srv := startServe(t, "--data", data, "--http", "127.0.0.1:0", "--dicom", "127.0.0.1:0",
 		"--https", "127.0.0.1:0", "--self-signed", "--api-token", "web-token")
-	stdout, _ := cmd.StdoutPipe()
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer cmd.Process.Kill()
-	found := make(chan string, 1)
-	go func() {
-		re := regexp.MustCompile(`HTTPS:\s+https://(\S+?)/`)
-		for sc := bufio.NewScanner(stdout); sc.Scan(); {
-			if m := re.FindStringSubmatch(sc.Text()); m != nil {
-				found <- m[1]
-			}
-		}
-	}()
-	var addr string
-	select {
-	case addr = <-found:
-	case <-time.After(20 * time.Second):
-		t.Fatalf("no HTTPS line in the banner; stderr:\n%s", stderr.String())
-	}
+	addr := srv.find(t, `HTTPS:\s+https://(\S+?)/`)
 	// Trust the certificate serve made, as a local user would.
 	pem, err := os.ReadFile(filepath.Join(data, "tls", "self-signed-cert.pem"))
 	if err != nil {
