@@ -12,7 +12,7 @@ package dimsebench
 //     from process start to the last process's exit: so association
 //     set-up and storescu's own reading of the files are in every figure,
 //     for every receiver alike. Between iterations, untimed, every file
-//     gets new UIDs, patient and referral (corpus.next) and the disks are
+//     gets new UIDs, patient and referral (Corpus.Next) and the disks are
 //     synced, so no iteration resends an instance and none pays for the
 //     previous one's writes. Each round of b.N (each call of the benchmark
 //     function by the testing package) starts a receiver on an empty
@@ -33,103 +33,28 @@ package dimsebench
 
 import (
 	"fmt"
-	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"strconv"
 	"sync"
 	"testing"
 
-	"github.com/molar-pacs/molar/internal/synth"
+	"github.com/molar-pacs/molar/internal/benchpeer"
 )
 
-func TestMain(m *testing.M) {
-	code := m.Run()
-	if work.dir != "" {
-		os.RemoveAll(work.dir)
-	}
-	os.Exit(code)
-}
-
-// Film sizes: 16-bit samples (12 stored), 2 bytes a pixel.
-const (
-	panoramicSmallRows, panoramicSmallCols = 1400, 2000 // 5.6 MB
-	panoramicLargeRows, panoramicLargeCols = 1920, 2560 // 9.8 MB
-	intraOralRows, intraOralCols           = 1448, 1448 // 4.2 MB
-)
-
-func panoramic(rows, cols, study, series int) instanceSpec {
-	return instanceSpec{rows: rows, cols: cols, modality: "PX", class: synth.DXForPresentation, study: study, series: series}
-}
-
-func intraOral(rows, cols, study, series int) instanceSpec {
-	return instanceSpec{rows: rows, cols: cols, modality: "IO", class: synth.IntraOralForPresentation, study: study, series: series}
-}
-
-// filmSpecs: 24 films, 129 MB, in 8 visits: a panoramic (alternately
-// 2000x1400 and 2560x1920) and two 1448x1448 intra-orals in a series of
-// their own.
-func filmSpecs() []instanceSpec {
-	var specs []instanceSpec
-	for v := range 8 {
-		if v%2 == 0 {
-			specs = append(specs, panoramic(panoramicSmallRows, panoramicSmallCols, v, 2*v))
-		} else {
-			specs = append(specs, panoramic(panoramicLargeRows, panoramicLargeCols, v, 2*v))
-		}
-		specs = append(specs, intraOral(intraOralRows, intraOralCols, v, 2*v+1), intraOral(intraOralRows, intraOralCols, v, 2*v+1))
-	}
-	return specs
-}
-
-// smallSpecs: 500 instances of ≈10 kB (64x72 16-bit samples and a
-// 0.8 kB header) in 50 studies of one series.
-func smallSpecs() []instanceSpec {
-	var specs []instanceSpec
-	for i := range 500 {
-		specs = append(specs, intraOral(64, 72, i/10, i/10))
-	}
-	return specs
-}
+func TestMain(m *testing.M) { benchpeer.Main(m, "dimse") }
 
 // studySpecs: the study C-MOVE moves, 10 films, 47.6 MB: a 2560x1920
-// panoramic and a series of nine 1448x1448 intra-orals.
-func studySpecs() []instanceSpec {
-	specs := []instanceSpec{panoramic(panoramicLargeRows, panoramicLargeCols, 0, 0)}
+// panoramic and a series of nine 1448x1448 intra-orals. The C-STORE
+// benchmarks send benchpeer.FilmSpecs and SmallSpecs, as the STOW-RS ones
+// (internal/webbench) do. Every corpus here is files
+// (benchpeer.FileCorpus), which storescu reads.
+func studySpecs() []benchpeer.Spec {
+	specs := []benchpeer.Spec{benchpeer.Panoramic(benchpeer.PanoramicLargeRows, benchpeer.PanoramicLargeCols, 0, 0)}
 	for range 9 {
-		specs = append(specs, intraOral(intraOralRows, intraOralCols, 0, 1))
+		specs = append(specs, benchpeer.IntraOral(benchpeer.IntraOralRows, benchpeer.IntraOralCols, 0, 1))
 	}
 	return specs
-}
-
-// corpora are made once per test binary, on first use.
-var corpora struct {
-	sync.Mutex
-	m map[string]*corpus
-}
-
-func getCorpus(tb testing.TB, name string, specs func() []instanceSpec) *corpus {
-	tb.Helper()
-	corpora.Lock()
-	defer corpora.Unlock()
-	if c := corpora.m[name]; c != nil {
-		return c
-	}
-	dir := filepath.Join(workDir(tb), "corpus-"+name)
-	c, err := newCorpus(dir, newRun(), specs())
-	if err != nil {
-		tb.Fatal(err)
-	}
-	if corpora.m == nil {
-		corpora.m = map[string]*corpus{}
-	}
-	corpora.m[name] = c
-	return c
-}
-
-// newRun returns 18 random digits, the first not 0.
-func newRun() string {
-	return strconv.FormatUint(1e17+rand.Uint64N(9e17), 10)
 }
 
 // The receivers of the C-STORE benchmarks.
@@ -157,13 +82,13 @@ func startReceiver(tb testing.TB, peer, dir string, assocs int) *receiver {
 // BenchmarkCStoreFilms: C-STORE of 24 films of 4–10 MB, over one
 // association and over two in parallel (each sending half).
 func BenchmarkCStoreFilms(b *testing.B) {
-	c := getCorpus(b, "films", filmSpecs)
+	c := benchpeer.FileCorpus(b, "films", benchpeer.FilmSpecs)
 	for _, peer := range []string{peerMolar, peerOrthanc, peerStorescp} {
 		b.Run("peer="+peer, func(b *testing.B) {
 			for _, assocs := range []int{1, 2} {
 				// A few large files: removing them between
 				// sub-benchmarks costs nothing worth measuring.
-				base := newDir(b, "films/"+peer)
+				base := benchpeer.NewDir(b, "films", peer)
 				b.Run(fmt.Sprintf("assocs=%d", assocs), func(b *testing.B) {
 					benchStore(b, c, peer, assocs, base)
 				})
@@ -177,11 +102,11 @@ func BenchmarkCStoreFilms(b *testing.B) {
 // association. storescp is there as the ceiling of a receiver that does
 // not make instances durable; the target is Molar against Orthanc.
 func BenchmarkCStoreSmall(b *testing.B) {
-	c := getCorpus(b, "small", smallSpecs)
+	c := benchpeer.FileCorpus(b, "small", benchpeer.SmallSpecs)
 	// Kept until every receiver has run: on ext4, creating files soon
 	// after many were deleted is slower (see roundDirs in store's
 	// benchmarks), which would favour whichever receiver ran first.
-	base := newDir(b, "small")
+	base := benchpeer.NewDir(b, "", "small")
 	b.Cleanup(func() { os.RemoveAll(base) })
 	for _, peer := range []string{peerMolar, peerOrthanc, peerStorescp} {
 		b.Run("peer="+peer, func(b *testing.B) {
@@ -192,42 +117,37 @@ func BenchmarkCStoreSmall(b *testing.B) {
 
 // benchStore sends the corpus b.N times to a new receiver of kind peer,
 // over assocs parallel associations.
-func benchStore(b *testing.B, c *corpus, peer string, assocs int, base string) {
+func benchStore(b *testing.B, c *benchpeer.Corpus, peer string, assocs int, base string) {
 	requireTools(b, "storescu", "echoscu")
-	r := startReceiver(b, peer, roundDir(b, base), assocs)
+	r := startReceiver(b, peer, benchpeer.NewDir(b, base, "round"), assocs)
 	timeStorescu(b, c, r, assocs)
 }
 
 // timeStorescu times b.N sends of the corpus (fresh UIDs each time, set
 // up untimed) with storescu over assocs associations to r.
-func timeStorescu(b *testing.B, c *corpus, r *receiver, assocs int) {
-	lists := c.paths(assocs)
-	b.ResetTimer()
-	b.StopTimer()
-	for i := range b.N {
-		if err := c.next(); err != nil {
-			b.Fatal(err)
-		}
-		syncDisks()
-		b.StartTimer()
-		err := storescu(r, lists)
-		b.StopTimer()
-		if err != nil {
-			b.Fatalf("%v\n%s", err, r.proc.logTail())
-		}
-		r.expect(b, (i+1)*len(c.files))
-	}
-	report(b, b.N*len(c.files), int64(b.N)*c.bytes)
+func timeStorescu(b *testing.B, c *benchpeer.Corpus, r *receiver, assocs int) {
+	lists := paths(c, assocs)
+	benchpeer.TimeSends(b, c, &r.Peer, func() error { return storescu(r, lists) })
 }
 
-// roundDir returns a new directory under base for one round of b.N.
-func roundDir(b *testing.B, base string) string {
-	b.Helper()
-	dir, err := os.MkdirTemp(base, "round-")
-	if err != nil {
-		b.Fatal(err)
+// paths returns the files of c, split round-robin into n lists (so that
+// each list has a mix of sizes).
+func paths(c *benchpeer.Corpus, n int) [][]string {
+	out := make([][]string, n)
+	for i, in := range c.Instances {
+		out[i%n] = append(out[i%n], in.Path)
 	}
-	return dir
+	return out
+}
+
+func TestPaths(t *testing.T) {
+	c := &benchpeer.Corpus{}
+	for _, p := range []string{"a", "b", "c", "d", "e"} {
+		c.Instances = append(c.Instances, &benchpeer.Instance{Path: p})
+	}
+	if got := fmt.Sprint(paths(c, 2)); got != "[[a c e] [b d]]" {
+		t.Errorf("paths(2) = %s", got)
+	}
 }
 
 // storescu sends each list of files to r over an association of its own,
@@ -242,7 +162,7 @@ func storescu(r *receiver, lists [][]string) error {
 			args := []string{"-aet", aetModality, "-aec", r.aet, "-R", "-to", "10", "127.0.0.1", strconv.Itoa(r.port)}
 			out, err := dcmtk(sendTimeout, "storescu", append(args, files...)...)
 			if err != nil {
-				errs[i] = fmt.Errorf("storescu to %s (association %d of %d): %v\n%s", r.name, i+1, len(lists), err, out)
+				errs[i] = fmt.Errorf("storescu to %s (association %d of %d): %v\n%s", r.Name, i+1, len(lists), err, out)
 			}
 		})
 	}
@@ -253,16 +173,6 @@ func storescu(r *receiver, lists [][]string) error {
 		}
 	}
 	return nil
-}
-
-// report sets the metrics for instances and bytes over the timed time.
-func report(b *testing.B, instances int, bytes int64) {
-	sec := b.Elapsed().Seconds()
-	if sec <= 0 {
-		return
-	}
-	b.ReportMetric(float64(instances)/sec, "instances/s")
-	b.ReportMetric(float64(bytes)/1e6/sec, "MB/s")
 }
 
 // The sources of the C-MOVE benchmark; direct is storescu itself.
@@ -276,9 +186,9 @@ const (
 // Orthanc to storescp, and (source=direct) the same 10 films sent straight
 // to storescp by storescu, the most the receiver takes in.
 func BenchmarkCMoveStudy(b *testing.B) {
-	c := getCorpus(b, "study", studySpecs)
+	c := benchpeer.FileCorpus(b, "study", studySpecs)
 	for _, source := range []string{sourceMolar, sourceOrthanc, sourceDirect} {
-		base := newDir(b, "move/"+source)
+		base := benchpeer.NewDir(b, "move", source)
 		b.Run("source="+source, func(b *testing.B) {
 			benchMove(b, c, source, base)
 		})
@@ -286,11 +196,11 @@ func BenchmarkCMoveStudy(b *testing.B) {
 	}
 }
 
-func benchMove(b *testing.B, c *corpus, source, base string) {
+func benchMove(b *testing.B, c *benchpeer.Corpus, source, base string) {
 	requireTools(b, "storescu", "movescu", "echoscu")
-	dir := roundDir(b, base)
+	dir := benchpeer.NewDir(b, base, "round")
 	dest := startStorescp(b, mkdir(b, dir, "storescp"), false)
-	n := len(c.files)
+	n := len(c.Instances)
 	if source == sourceDirect {
 		timeStorescu(b, c, dest, 1)
 		return
@@ -299,7 +209,7 @@ func benchMove(b *testing.B, c *corpus, source, base string) {
 	// Both sources know the destination and the PACS asking for the move
 	// (movescu does not listen: its port is never used). Neither lets an
 	// unknown AE title retrieve.
-	pacsPort := freePort(b)
+	pacsPort := benchpeer.FreePort(b)
 	var src *receiver
 	switch source {
 	case sourceMolar:
@@ -313,29 +223,29 @@ func benchMove(b *testing.B, c *corpus, source, base string) {
 	// b.N studies, each moved once.
 	studies := make([]string, b.N)
 	for i := range studies {
-		if err := c.next(); err != nil {
+		if err := c.Next(); err != nil {
 			b.Fatal(err)
 		}
-		if err := storescu(src, c.paths(1)); err != nil {
-			b.Fatalf("storing the study to move: %v\n%s", err, src.proc.logTail())
+		if err := storescu(src, paths(c, 1)); err != nil {
+			b.Fatalf("storing the study to move: %v\n%s", err, src.Proc.LogTail())
 		}
-		studies[i] = c.studyUID(c.gen, 0)
+		studies[i] = c.StudyUID(0)
 	}
-	src.expect(b, b.N*n)
+	src.Expect(b, b.N*n)
 	b.ResetTimer()
 	b.StopTimer()
 	for i, uid := range studies {
-		syncDisks()
+		benchpeer.SyncDisks()
 		b.StartTimer()
 		out, err := dcmtk(sendTimeout, "movescu", "-aet", aetPACS, "-aec", src.aet, "-aem", aetStorescp, "-to", "10",
 			"-S", "-k", "QueryRetrieveLevel=STUDY", "-k", "StudyInstanceUID="+uid, "127.0.0.1", strconv.Itoa(src.port))
 		b.StopTimer()
 		if err != nil {
-			b.Fatalf("movescu from %s: %v\n%s\n%s", src.name, err, out, src.proc.logTail())
+			b.Fatalf("movescu from %s: %v\n%s\n%s", src.Name, err, out, src.Proc.LogTail())
 		}
-		dest.expect(b, (i+1)*n)
+		dest.Expect(b, (i+1)*n)
 	}
-	report(b, b.N*n, int64(b.N)*c.bytes)
+	benchpeer.Report(b, b.N*n, int64(b.N)*c.Bytes)
 }
 
 func mkdir(tb testing.TB, parent, name string) string {

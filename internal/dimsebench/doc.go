@@ -3,11 +3,13 @@
 // driven by the real DCMTK tools (storescu, movescu, echoscu) as a modality
 // or a hospital PACS would drive them.
 //
-// It owns only benchmarks and their helpers, all in test files: a corpus of
-// synthetic dental films (internal/synth) whose UIDs are rewritten between
-// iterations, and the child processes (molar serve, Orthanc, storescp) with
-// their configurations. Nothing here is part of the server; it must not be
-// imported. The targets its results are judged against are rows of
+// It owns only benchmarks and their DIMSE helpers, all in test files:
+// storescp and the DCMTK tools, and waiting for a receiver to answer
+// C-ECHO. The corpus of synthetic dental films whose UIDs are rewritten
+// between iterations, and molar serve and Orthanc with their
+// configurations, come from internal/benchpeer, which internal/webbench
+// shares. Nothing here is part of the server; it must not be imported.
+// The targets its results are judged against are rows of
 // internal/benchtable/targets.go; `make bench` runs it, `make test` runs
 // only its quick self-checks.
 //

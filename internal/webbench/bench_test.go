@@ -13,7 +13,7 @@ package webbench
 //     io.Pipe, with its Content-Length (the client knows the sizes, as one
 //     reading files does), so the client never holds a request in a buffer
 //     of its own. Between iterations, untimed, every instance gets new
-//     UIDs, patient and referral (corpus.next) and the disks are synced,
+//     UIDs, patient and referral (Corpus.Next) and the disks are synced,
 //     so no iteration resends an instance and none pays for the previous
 //     one's writes. Each round of b.N (each call of the benchmark function
 //     by the testing package) starts a peer on an empty store.
@@ -42,87 +42,15 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/molar-pacs/molar/internal/synth"
+	"github.com/molar-pacs/molar/internal/benchpeer"
 )
 
-func TestMain(m *testing.M) {
-	code := m.Run()
-	if work.dir != "" {
-		os.RemoveAll(work.dir)
-	}
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { benchpeer.Main(m, "webbench") }
 
 // perRequest is how many instances one STOW-RS request carries: upload
 // clients batch a visit's films rather than send one request per film or
 // one for the whole day.
 const perRequest = 10
-
-// Film sizes: 16-bit samples (12 stored), 2 bytes a pixel.
-const (
-	panoramicSmallRows, panoramicSmallCols = 1400, 2000 // 5.6 MB
-	panoramicLargeRows, panoramicLargeCols = 1920, 2560 // 9.8 MB
-	intraOralRows, intraOralCols           = 1448, 1448 // 4.2 MB
-)
-
-func panoramic(rows, cols, study, series int) instanceSpec {
-	return instanceSpec{rows: rows, cols: cols, modality: "PX", class: synth.DXForPresentation, study: study, series: series}
-}
-
-func intraOral(rows, cols, study, series int) instanceSpec {
-	return instanceSpec{rows: rows, cols: cols, modality: "IO", class: synth.IntraOralForPresentation, study: study, series: series}
-}
-
-// filmSpecs: 24 films, 129 MB, in 8 visits: a panoramic (alternately
-// 2000x1400 and 2560x1920) and two 1448x1448 intra-orals in a series of
-// their own. The same corpus as the C-STORE benchmarks
-// (internal/dimsebench), so the two protocols' figures compare.
-func filmSpecs() []instanceSpec {
-	var specs []instanceSpec
-	for v := range 8 {
-		if v%2 == 0 {
-			specs = append(specs, panoramic(panoramicSmallRows, panoramicSmallCols, v, 2*v))
-		} else {
-			specs = append(specs, panoramic(panoramicLargeRows, panoramicLargeCols, v, 2*v))
-		}
-		specs = append(specs, intraOral(intraOralRows, intraOralCols, v, 2*v+1), intraOral(intraOralRows, intraOralCols, v, 2*v+1))
-	}
-	return specs
-}
-
-// smallSpecs: 500 instances of ≈10 kB (64x72 16-bit samples and a
-// 0.8 kB header) in 50 studies of one series.
-func smallSpecs() []instanceSpec {
-	var specs []instanceSpec
-	for i := range 500 {
-		specs = append(specs, intraOral(64, 72, i/10, i/10))
-	}
-	return specs
-}
-
-// corpora are made once per test binary, on first use.
-var corpora struct {
-	sync.Mutex
-	m map[string]*corpus
-}
-
-func getCorpus(tb testing.TB, name string, specs func() []instanceSpec) *corpus {
-	tb.Helper()
-	corpora.Lock()
-	defer corpora.Unlock()
-	if c := corpora.m[name]; c != nil {
-		return c
-	}
-	c, err := newCorpus(specs())
-	if err != nil {
-		tb.Fatal(err)
-	}
-	if corpora.m == nil {
-		corpora.m = map[string]*corpus{}
-	}
-	corpora.m[name] = c
-	return c
-}
 
 // The peers, in the order they run.
 const (
@@ -150,10 +78,10 @@ func startPeer(tb testing.TB, name, dir string) *peer {
 // that the two figures a ratio is taken of are measured minutes apart,
 // under the same load from whatever else the machine runs.
 func BenchmarkSTOW(b *testing.B) {
-	requirePlugin(b)
+	benchpeer.RequireOrthanc(b, true)
 	for _, cs := range []struct {
 		name  string
-		specs func() []instanceSpec
+		specs func() []benchpeer.Spec
 		// keep: rounds' directories are kept until the corpus is done.
 		// On ext4, creating many files soon after many were deleted is
 		// slower (see roundDirs in store's benchmarks), which would
@@ -161,12 +89,14 @@ func BenchmarkSTOW(b *testing.B) {
 		// nothing to delete and would otherwise fill the disk.
 		keep bool
 	}{
-		{"small", smallSpecs, true},
-		{"films", filmSpecs, false},
+		// The corpora the C-STORE benchmarks (internal/dimsebench) send
+		// too, so the two protocols' figures compare; here in memory.
+		{"small", benchpeer.SmallSpecs, true},
+		{"films", benchpeer.FilmSpecs, false},
 	} {
 		b.Run("corpus="+cs.name, func(b *testing.B) {
-			c := getCorpus(b, cs.name, cs.specs)
-			base := newDir(b, "", cs.name)
+			c := benchpeer.MemCorpus(b, cs.name, cs.specs)
+			base := benchpeer.NewDir(b, "", cs.name)
 			defer os.RemoveAll(base)
 			for _, conns := range []int{1, 2} {
 				b.Run(fmt.Sprintf("conns=%d", conns), func(b *testing.B) {
@@ -183,32 +113,64 @@ func BenchmarkSTOW(b *testing.B) {
 
 // benchSTOW stores the corpus b.N times in a new peer of kind name, over
 // conns parallel connections.
-func benchSTOW(b *testing.B, c *corpus, name string, conns int, base string, keep bool) {
-	dir := newDir(b, base, "round")
+func benchSTOW(b *testing.B, c *benchpeer.Corpus, name string, conns int, base string, keep bool) {
+	dir := benchpeer.NewDir(b, base, "round")
 	if !keep {
 		// Registered before the peer's stop, so it runs after it.
 		b.Cleanup(func() { os.RemoveAll(dir) })
 	}
 	p := startPeer(b, name, dir)
-	reqs := c.requests(conns, perRequest)
+	reqs := requests(c, conns, perRequest)
 	client := newClient(conns)
 	defer client.CloseIdleConnections()
-	b.ResetTimer()
-	b.StopTimer()
-	for i := range b.N {
-		if err := c.next(); err != nil {
-			b.Fatal(err)
-		}
-		syncDisks()
-		b.StartTimer()
-		err := stowAll(client, p, c, reqs)
-		b.StopTimer()
-		if err != nil {
-			b.Fatalf("%v\n%s", err, p.proc.logTail())
-		}
-		p.expect(b, (i+1)*len(c.instances))
+	benchpeer.TimeSends(b, c, &p.Peer, func() error { return stowAll(client, p, c, reqs) })
+}
+
+// requests splits the corpus among conns connections, round-robin so that
+// each gets a mix of sizes, and each connection's share into requests of
+// at most perRequest instances, in order.
+func requests(c *benchpeer.Corpus, conns, perRequest int) [][][]*benchpeer.Instance {
+	shares := make([][]*benchpeer.Instance, conns)
+	for i, in := range c.Instances {
+		shares[i%conns] = append(shares[i%conns], in)
 	}
-	report(b, b.N*len(c.instances), int64(b.N)*c.bytes)
+	out := make([][][]*benchpeer.Instance, conns)
+	for i, share := range shares {
+		for len(share) > 0 {
+			n := min(perRequest, len(share))
+			out[i] = append(out[i], share[:n])
+			share = share[n:]
+		}
+	}
+	return out
+}
+
+// TestRequests checks that requests sends every instance once, in
+// requests of at most perRequest.
+func TestRequests(t *testing.T) {
+	c := &benchpeer.Corpus{}
+	for range 4 {
+		c.Instances = append(c.Instances, &benchpeer.Instance{})
+	}
+	for _, tc := range []struct{ conns, per, requests int }{{1, 10, 1}, {1, 3, 2}, {2, 1, 4}, {2, 10, 2}} {
+		got := requests(c, tc.conns, tc.per)
+		n, sent := 0, map[*benchpeer.Instance]bool{}
+		for _, reqs := range got {
+			n += len(reqs)
+			for _, req := range reqs {
+				if len(req) == 0 || len(req) > tc.per {
+					t.Errorf("requests(%d, %d): a request of %d instances", tc.conns, tc.per, len(req))
+				}
+				for _, in := range req {
+					sent[in] = true
+				}
+			}
+		}
+		if len(got) != tc.conns || n != tc.requests || len(sent) != len(c.Instances) {
+			t.Errorf("requests(%d, %d): %d connections, %d requests, %d instances; want %d, %d, %d",
+				tc.conns, tc.per, len(got), n, len(sent), tc.conns, tc.requests, len(c.Instances))
+		}
+	}
 }
 
 // newClient returns a client that keeps up to conns connections open
@@ -226,7 +188,7 @@ func newClient(conns int) *http.Client {
 
 // stowAll sends each connection's requests, one after the other, all
 // connections at once, and waits for every one.
-func stowAll(client *http.Client, p *peer, c *corpus, reqs [][][]*instance) error {
+func stowAll(client *http.Client, p *peer, c *benchpeer.Corpus, reqs [][][]*benchpeer.Instance) error {
 	errs := make([]error, len(reqs))
 	var wg sync.WaitGroup
 	for i, conn := range reqs {
@@ -247,7 +209,7 @@ var partHeader = textproto.MIMEHeader{"Content-Type": {"application/dicom"}}
 
 // stow sends batch to p in one STOW-RS request and checks that p stored
 // every instance of it.
-func stow(client *http.Client, p *peer, c *corpus, batch []*instance) error {
+func stow(client *http.Client, p *peer, c *benchpeer.Corpus, batch []*benchpeer.Instance) error {
 	ctx, cancel := context.WithTimeout(context.Background(), requestTimeout)
 	defer cancel()
 	pr, pw := io.Pipe()
@@ -281,22 +243,22 @@ func stow(client *http.Client, p *peer, c *corpus, batch []*instance) error {
 	pr.CloseWithError(errors.New("request over"))
 	werr := <-written
 	if err != nil {
-		return fmt.Errorf("STOW-RS of %d instances to %s: %w", len(batch), p.name, err)
+		return fmt.Errorf("STOW-RS of %d instances to %s: %w", len(batch), p.Name, err)
 	}
 	if werr != nil {
 		// The peer answered 200 for everything without reading it all.
-		return fmt.Errorf("STOW-RS of %d instances to %s: writing the body: %w", len(batch), p.name, werr)
+		return fmt.Errorf("STOW-RS of %d instances to %s: writing the body: %w", len(batch), p.Name, werr)
 	}
 	return nil
 }
 
-func writeParts(mw *multipart.Writer, batch []*instance) error {
+func writeParts(mw *multipart.Writer, batch []*benchpeer.Instance) error {
 	for _, in := range batch {
 		w, err := mw.CreatePart(partHeader)
 		if err != nil {
 			return err
 		}
-		if _, err := w.Write(in.data); err != nil {
+		if _, err := w.Write(in.Data); err != nil {
 			return err
 		}
 	}
@@ -306,7 +268,7 @@ func writeParts(mw *multipart.Writer, batch []*instance) error {
 // multipartLength returns the size of the body writeParts writes: the
 // framing does not depend on the parts' contents, so it is measured with
 // empty parts and their sizes added.
-func multipartLength(boundary string, batch []*instance) int64 {
+func multipartLength(boundary string, batch []*benchpeer.Instance) int64 {
 	var cw countWriter
 	mw := multipart.NewWriter(&cw)
 	if err := mw.SetBoundary(boundary); err != nil {
@@ -314,7 +276,7 @@ func multipartLength(boundary string, batch []*instance) int64 {
 	}
 	for _, in := range batch {
 		mw.CreatePart(partHeader)
-		cw += countWriter(len(in.data))
+		cw += countWriter(len(in.Data))
 	}
 	mw.Close()
 	return int64(cw)
@@ -343,7 +305,7 @@ const (
 
 // checkStowResponse fails unless the response is 200 and references every
 // instance of batch, with none failed.
-func checkStowResponse(resp *http.Response, body []byte, c *corpus, batch []*instance) error {
+func checkStowResponse(resp *http.Response, body []byte, c *benchpeer.Corpus, batch []*benchpeer.Instance) error {
 	if resp.StatusCode != http.StatusOK {
 		return fmt.Errorf("%s (Warning: %q): %.1000s", resp.Status, resp.Header.Values("Warning"), body)
 	}
@@ -368,7 +330,7 @@ func checkStowResponse(resp *http.Response, body []byte, c *corpus, batch []*ins
 	}
 	var missing []string
 	for _, in := range batch {
-		if uid := c.sopUID(in); !stored[uid] {
+		if uid := c.SOPUID(in); !stored[uid] {
 			missing = append(missing, uid)
 		}
 	}
@@ -377,14 +339,4 @@ func checkStowResponse(resp *http.Response, body []byte, c *corpus, batch []*ins
 			len(stored), len(batch), strings.Join(missing, " "), body)
 	}
 	return nil
-}
-
-// report sets the metrics for instances and bytes over the timed time.
-func report(b *testing.B, instances int, bytes int64) {
-	sec := b.Elapsed().Seconds()
-	if sec <= 0 {
-		return
-	}
-	b.ReportMetric(float64(instances)/sec, "instances/s")
-	b.ReportMetric(float64(bytes)/1e6/sec, "MB/s")
 }

@@ -5,11 +5,13 @@
 // multipart/related request per few instances, over one or two
 // connections.
 //
-// It owns only benchmarks and their helpers, all in test files: a corpus
-// of synthetic dental films (internal/synth) kept in memory, whose UIDs are
-// rewritten between iterations, and the child processes (molar serve,
-// Orthanc) with their configurations. Nothing here is part of the server;
-// it must not be imported. `go test` runs only its quick self-checks.
+// It owns only benchmarks and their helpers, all in test files: the
+// STOW-RS client and its checks of the responses. The corpus of synthetic
+// dental films, kept in memory, whose UIDs are rewritten between
+// iterations, and molar serve and Orthanc with their configurations, come
+// from internal/benchpeer, which internal/dimsebench shares. Nothing here
+// is part of the server; it must not be imported. `go test` runs only its
+// quick self-checks.
 //
 //	go test -run '^$' -bench STOW -benchtime 1x ./internal/webbench/
 //

@@ -1,6 +1,6 @@
 //go:build !linux
 
-package webbench
+package benchpeer
 
 import (
 	"os"
@@ -10,7 +10,8 @@ import (
 // The benchmarks are meant for Linux (Orthanc from Debian, sync(2),
 // process groups); elsewhere children are stopped one by one.
 
-func procAttr() *syscall.SysProcAttr { return nil }
+// ProcAttr is nil: no process groups.
+func ProcAttr() *syscall.SysProcAttr { return nil }
 
 func signalGroup(pid int, sig syscall.Signal) {
 	if p, err := os.FindProcess(pid); err == nil {
@@ -22,4 +23,5 @@ func signalGroup(pid int, sig syscall.Signal) {
 	}
 }
 
-func syncDisks() {}
+// SyncDisks does nothing.
+func SyncDisks() {}
