@@ -116,6 +116,9 @@ const (
 	stowParallel  = 8
 )
 
+// errPartDone tells the feeding loop its part's ingest has finished.
+var errPartDone = errors.New("part stored")
+
 // stowMultipart stores each part of a multipart/related body and returns
 // the outcomes in the order of the parts; cut reports a client that went
 // away part-way.
@@ -159,7 +162,29 @@ func (s *Service) stowMultipart(ctx context.Context, study string, mr *multipart
 			return nil, false
 		}
 		if len(head) > stowSmallPart {
-			*o = s.stowPart(ctx, study, io.MultiReader(bytes.NewReader(head), body))
+			// A large part streams to its ingest through a pipe, so that
+			// once its last byte is read the next part can start coming in
+			// while this one's fsync and commit finish.
+			pr, pw := io.Pipe()
+			sem <- struct{}{}
+			wg.Go(func() {
+				defer func() {
+					<-sem
+					if v := recover(); v != nil {
+						s.log.Error("dicomweb: panic storing a STOW part", "panic", v, "stack", string(debug.Stack()))
+						*o = stowOutcome{failure: reasonProcessingFailure, detail: "archive error"}
+					}
+					// Whatever was not read, the feeding loop must not
+					// wait for: it moves on to the next part.
+					pr.CloseWithError(errPartDone)
+				}()
+				*o = s.stowPart(ctx, study, pr)
+			})
+			_, err := io.CopyBuffer(pw, io.MultiReader(bytes.NewReader(head), body), make([]byte, 256<<10))
+			pw.CloseWithError(err)
+			if err != nil && !errors.Is(err, errPartDone) && ctx.Err() != nil {
+				return nil, true
+			}
 			continue
 		}
 		sem <- struct{}{}
