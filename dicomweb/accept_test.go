@@ -1,6 +1,7 @@
 package dicomweb
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/molar-pacs/molar/internal/dcm"
@@ -79,4 +80,29 @@ func TestChooseFrameMedia(t *testing.T) {
 			t.Errorf("Accept %q, stored %s: %+v %v; want %q swap %v", tc.accept, tc.stored, got, err, tc.wantType, tc.wantSwap)
 		}
 	}
+}
+
+// FuzzParseAccept: any Accept header parses without panicking into ranges
+// that are well formed and in preference order.
+func FuzzParseAccept(f *testing.F) {
+	for _, s := range []string{
+		"",
+		`multipart/related; type="application/dicom"; transfer-syntax=*`,
+		`multipart/related; type=application/octet-stream; transfer-syntax=1.2.840.10008.1.2.1, image/jpeg;q=0.5`,
+		`*/*;q=0.1, "a,b"/c; x="y\"z", ;;;, =`,
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, header string) {
+		ranges := parseAccept(header)
+		for i, r := range ranges {
+			if strings.Count(r.mediaType, "/") != 1 || r.q <= 0 || r.q > 1 {
+				t.Fatalf("bad range %+v from %q", r, header)
+			}
+			if i > 0 && ranges[i-1].q < r.q {
+				t.Fatalf("ranges out of order from %q: %+v", header, ranges)
+			}
+			r.acceptsPart("application/dicom")
+		}
+	})
 }
