@@ -11,7 +11,7 @@ import (
 // Access is one read of patient data over DIMSE, for the audit log: a
 // query, or the instances of one study sent by C-MOVE or C-GET.
 type Access struct {
-	Operation   string // "C-FIND", "C-MOVE" or "C-GET"
+	Operation   string // "C-FIND", "MWL C-FIND", "C-MOVE" or "C-GET"
 	CallingAE   string
 	Client      string // the peer's address
 	Destination string // C-MOVE's move destination
@@ -59,12 +59,13 @@ func (s *Server) auditRetrieve(ctx context.Context, a *Assoc, op, dest string, r
 	return nil
 }
 
-// auditFind records a C-FIND before it runs.
-func (s *Server) auditFind(ctx context.Context, a *Assoc, keys []store.Key) error {
+// auditQuery records a C-FIND (op "C-FIND", or "MWL C-FIND" for the
+// worklist) before it runs.
+func (s *Server) auditQuery(ctx context.Context, a *Assoc, op string, keys []store.Key) error {
 	if s.Auditor == nil {
 		return nil
 	}
-	acc := Access{Operation: "C-FIND", CallingAE: a.CallingAE, Client: a.conn.RemoteAddr().String()}
+	acc := Access{Operation: op, CallingAE: a.CallingAE, Client: a.conn.RemoteAddr().String()}
 	var q []string
 	for _, k := range keys {
 		if k.Value == "" {

@@ -110,3 +110,37 @@ func TestAudit(t *testing.T) {
 		t.Errorf("C-MOVE with the audit log down: %v %+v, want A702 with nothing sent", err, rsp)
 	}
 }
+
+// TestAuditWorklist: a worklist query shows patients, so it is recorded
+// like any C-FIND, and refused when it cannot be.
+func TestAuditWorklist(t *testing.T) {
+	auditor := &memAuditor{}
+	srv := startServer(t, func(s *Server) {
+		s.Auditor = auditor
+		s.Worklist = testWorklist
+	})
+	ctx := context.Background()
+	d := Dialer{CallingAE: "PANORAMIC1"}
+	a, err := d.Associate(ctx, srv.Addr, "MOLAR", []Proposal{{AbstractSyntax: WorklistFind, TransferSyntaxes: []string{dcm.ExplicitVRLittleEndian}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Release()
+	query := func() (int, error) {
+		n := 0
+		keys := dcm.Attrs{{Tag: dcm.AccessionNumber, VR: dcm.SH}, {Tag: dcm.PatientName, VR: dcm.PN}}
+		err := a.Find(ctx, WorklistFind, keys, func(dcm.Attrs) error { n++; return nil })
+		return n, err
+	}
+	if n, err := query(); err != nil || n == 0 {
+		t.Fatalf("worklist C-FIND: %d items, %v", n, err)
+	}
+	if got := auditor.take(); len(got) != 1 || got[0].Operation != "MWL C-FIND" || got[0].CallingAE != "PANORAMIC1" {
+		t.Errorf("accesses recorded: %+v", got)
+	}
+	auditor.setFail(true)
+	var se *StatusError
+	if n, err := query(); !errors.As(err, &se) || se.Status != StatusOutOfResources || n != 0 {
+		t.Errorf("worklist with the audit log down: %d items, %v; want none and A700", n, err)
+	}
+}

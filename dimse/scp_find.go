@@ -95,7 +95,7 @@ func (s *Server) handleFind(ctx context.Context, a *Assoc, msg *Message) error {
 		ret = append(ret, k)
 	}
 
-	if err := s.auditFind(ctx, a, q.Keys); err != nil {
+	if err := s.auditQuery(ctx, a, "C-FIND", q.Keys); err != nil {
 		a.log.Error("C-FIND refused: the access cannot be recorded", "err", err)
 		return r.final(StatusOutOfResources, "audit log unavailable")
 	}

@@ -6,6 +6,7 @@ import (
 
 	"github.com/molar-pacs/molar/internal/dcm"
 	"github.com/molar-pacs/molar/internal/match"
+	"github.com/molar-pacs/molar/store"
 )
 
 // WorklistItem is one scheduled procedure step: a referral awaiting
@@ -173,6 +174,18 @@ func (s *Server) handleWorklist(ctx context.Context, a *Assoc, msg *Message) err
 	}
 	if cerr != nil {
 		return r.final(StatusDataSetMismatch, cerr.Error(), cerr.tag)
+	}
+	// The worklist shows patients' names and NHS numbers: a read like any
+	// other, recorded first.
+	var keys []store.Key
+	for _, k := range id.keys {
+		if k.VR != dcm.SQ {
+			keys = append(keys, store.Key{Tag: k.Tag, Value: joinValues(k.Values)})
+		}
+	}
+	if err := s.auditQuery(ctx, a, "MWL C-FIND", keys); err != nil {
+		a.log.Error("worklist C-FIND refused: the access cannot be recorded", "err", err)
+		return r.final(StatusOutOfResources, "audit log unavailable")
 	}
 	var items []WorklistItem
 	if s.Worklist != nil {

@@ -28,6 +28,8 @@ func (t auditTrail) Record(ctx context.Context, ev dicomweb.Event) error {
 func (t auditTrail) RecordAccess(ctx context.Context, a dimse.Access) error {
 	action, resource := "dimse.find", a.Query
 	switch a.Operation {
+	case "MWL C-FIND":
+		action = "dimse.worklist"
 	case "C-MOVE":
 		action, resource = audit.ActionDIMSEMove, fmt.Sprintf("study %s (%d instances) to %s", a.StudyUID, a.Instances, a.Destination)
 	case "C-GET":
