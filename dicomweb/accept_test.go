@@ -71,11 +71,13 @@ func TestChooseFrameMedia(t *testing.T) {
 		{`multipart/related; type="application/octet-stream"; transfer-syntax=*`, dcm.JPEGBaseline8Bit, "image/jpeg", false},
 		{`multipart/related; type="image/jpeg"`, dcm.JPEGBaseline8Bit, "image/jpeg", false},
 		{`multipart/related; type="image/jls"`, dcm.JPEGLSLossless, "image/jls", false},
-		{`multipart/related; type="application/octet-stream"`, dcm.JPEGBaseline8Bit, "", false},
+		{`multipart/related; type="application/octet-stream"`, dcm.JPEG2000, "", false},
+		{`multipart/related; type="application/octet-stream"`, dcm.JPEGBaseline8Bit, "application/octet-stream", false},
 		{`multipart/related; type="image/jpeg"`, dcm.ExplicitVRLittleEndian, "", false},
 	}
 	for _, tc := range tests {
-		got, err := chooseFrameMedia(parseAccept(tc.accept), ts(tc.stored), 16)
+		_, canDecode := map[string]bool{dcm.RLELossless: true, dcm.JPEGBaseline8Bit: true}[tc.stored]
+		got, err := chooseFrameMedia(parseAccept(tc.accept), ts(tc.stored), 16, canDecode)
 		if (tc.wantType == "") != (err != nil) || got.mediaType != tc.wantType || got.swap16 != tc.wantSwap {
 			t.Errorf("Accept %q, stored %s: %+v %v; want %q swap %v", tc.accept, tc.stored, got, err, tc.wantType, tc.wantSwap)
 		}

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/molar-pacs/molar/internal/dcm"
+	"github.com/molar-pacs/molar/internal/render"
 	"github.com/molar-pacs/molar/store"
 )
 
@@ -290,6 +291,7 @@ type frameMedia struct {
 	mediaType string
 	ts        string
 	swap16    bool // big endian 16-bit native: swap to little endian
+	decode    bool // encapsulated: decompress to native little endian
 }
 
 // chooseFrameMedia negotiates the media type of an instance's frames.
@@ -297,7 +299,10 @@ type frameMedia struct {
 // endian; encapsulated pixel data goes as stored, in its own media type
 // (image/jpeg, image/jls, image/jp2, image/dicom-rle), when the client
 // accepts that type, or accepts octet-stream with transfer-syntax=*.
-func chooseFrameMedia(ranges []mediaRange, stored dcm.TransferSyntax, bitsAllocated int) (frameMedia, error) {
+//
+// A client that accepts only uncompressed frames gets frames Molar can
+// decompress (RLE, JPEG baseline; canDecode) as native little endian.
+func chooseFrameMedia(ranges []mediaRange, stored dcm.TransferSyntax, bitsAllocated int, canDecode bool) (frameMedia, error) {
 	if !stored.Encapsulated {
 		native := frameMedia{mediaType: "application/octet-stream", ts: dcm.ExplicitVRLittleEndian,
 			swap16: stored.BigEndian && bitsAllocated == 16}
@@ -322,6 +327,9 @@ func chooseFrameMedia(ranges []mediaRange, stored dcm.TransferSyntax, bitsAlloca
 		}
 		if r.mediaType == "*/*" || (r.mediaType == "multipart/related" && (r.partType == "" || r.partType == "*/*")) {
 			return own, nil
+		}
+		if ts, ok := r.acceptsPart("application/octet-stream"); ok && canDecode && (ts == "" || ts == dcm.ExplicitVRLittleEndian) {
+			return frameMedia{mediaType: "application/octet-stream", ts: dcm.ExplicitVRLittleEndian, decode: true}, nil
 		}
 	}
 	return frameMedia{}, fmt.Errorf("frames of this instance are stored as %s (%s) and are not decompressed here: accept multipart/related; type=%q, or type=\"application/octet-stream\"; transfer-syntax=*",
@@ -354,10 +362,18 @@ func (s *Service) frames(w http.ResponseWriter, r *http.Request, caller Caller) 
 	}
 	stored, _ := dcm.LookupTransferSyntax(in.TransferSyntax)
 	bits, _ := strconv.Atoi(in.Attrs().First(dcm.BitsAllocated))
-	media, err := chooseFrameMedia(parseAccept(r.Header.Get("Accept")), stored, bits)
+	_, canDecode := render.Builtin()[stored.UID]
+	media, err := chooseFrameMedia(parseAccept(r.Header.Get("Accept")), stored, bits, canDecode)
 	if err != nil {
 		httpError(w, http.StatusNotAcceptable, err.Error())
 		return
+	}
+	var info render.Info
+	if media.decode {
+		if info, err = imageInfo(in); err != nil {
+			s.renderError(w, r, sop, err)
+			return
+		}
 	}
 	if !s.record(w, r, s.studyEvent(r.Context(), caller, ActionRetrieve, study, series, sop)) {
 		return
@@ -372,7 +388,7 @@ func (s *Service) frames(w http.ResponseWriter, r *http.Request, caller Caller) 
 	body := startMultipart(w, media.mediaType, cacheImmutable)
 	buf := make([]byte, copyBuf)
 	for _, n := range list {
-		if err := writeFrame(body, in, n, media, buf); err != nil {
+		if err := writeFrame(body, in, n, media, info, buf); err != nil {
 			if r.Context().Err() == nil {
 				s.log.Error("dicomweb: frames", "err", err, "sop", sop, "frame", n)
 			}
@@ -382,9 +398,24 @@ func (s *Service) frames(w http.ResponseWriter, r *http.Request, caller Caller) 
 	body.close()
 }
 
-func writeFrame(body *multipartBody, in *store.Instance, n int, media frameMedia, buf []byte) error {
-	fr, _, err := in.Frame(n)
+func writeFrame(body *multipartBody, in *store.Instance, n int, media frameMedia, info render.Info, buf []byte) error {
+	fr, size, err := in.Frame(n)
 	if err != nil {
+		return err
+	}
+	if media.decode {
+		data := make([]byte, size)
+		if _, err := io.ReadFull(fr, data); err != nil {
+			return err
+		}
+		native, err := decodeFrame(data, info)
+		if err != nil {
+			return err
+		}
+		pw, err := body.part(media.mediaType, media.ts, "")
+		if err == nil {
+			_, err = pw.Write(native)
+		}
 		return err
 	}
 	pw, err := body.part(media.mediaType, media.ts, "")
@@ -396,6 +427,30 @@ func writeFrame(body *multipartBody, in *store.Instance, n int, media frameMedia
 	}
 	_, err = copyBuffer(pw, fr, buf)
 	return err
+}
+
+// decodeFrame decompresses an encapsulated frame to native little endian
+// samples: one byte each for 8-bit data, two for more.
+func decodeFrame(data []byte, info render.Info) ([]byte, error) {
+	f, err := render.Decode(data, info)
+	if err != nil {
+		return nil, err
+	}
+	if f.RGB != nil {
+		return f.RGB, nil
+	}
+	if f.Info.BitsAllocated == 8 {
+		out := make([]byte, len(f.Gray))
+		for i, v := range f.Gray {
+			out[i] = byte(v)
+		}
+		return out, nil
+	}
+	out := make([]byte, 2*len(f.Gray))
+	for i, v := range f.Gray {
+		binary.LittleEndian.PutUint16(out[2*i:], v)
+	}
+	return out, nil
 }
 
 // swap16Writer swaps the bytes of each 16-bit word written through it,

@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -330,3 +332,36 @@ func TestBulk(t *testing.T) {
 }
 
 var _ = context.Background
+
+// TestFramesDecompressed: a client that accepts only uncompressed frames
+// gets an RLE frame decompressed, sample for sample what the uncompressed
+// original holds.
+func TestFramesDecompressed(t *testing.T) {
+	ts := startService(t, Options{})
+	rle, err := os.ReadFile(filepath.Join(pydicomDir, "MR_small_RLE.dcm"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	native, err := os.ReadFile(filepath.Join(pydicomDir, "MR_small.dcm"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	res := ts.ingest(t, rle)
+	path := fmt.Sprintf("/dicom-web/studies/%s/series/%s/instances/%s/frames/1", res.StudyUID, res.SeriesUID, res.SOPInstanceUID)
+	resp := ts.get(t, path, `multipart/related; type="application/octet-stream"`)
+	if resp.StatusCode != 200 {
+		t.Fatalf("status %d: %s", resp.StatusCode, readBody(t, resp))
+	}
+	_, parts := readMultipart(t, resp)
+	if len(parts) != 1 || parts[0].contentType != "application/octet-stream; transfer-syntax="+dcm.ExplicitVRLittleEndian {
+		t.Fatalf("parts %+v", parts)
+	}
+	if !bytes.Equal(parts[0].body, pixelData(t, native)) {
+		t.Errorf("decompressed frame (%d bytes) differs from the uncompressed original", len(parts[0].body))
+	}
+	// Asked for as stored, it comes as stored.
+	_, parts = readMultipart(t, ts.get(t, path, `multipart/related; type="application/octet-stream"; transfer-syntax=*`))
+	if len(parts) != 1 || !strings.HasPrefix(parts[0].contentType, "image/dicom-rle") {
+		t.Errorf("as stored: %+v", parts)
+	}
+}
