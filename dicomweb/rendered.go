@@ -238,9 +238,10 @@ func (s *Service) renderInstance(w http.ResponseWriter, r *http.Request, caller 
 }
 
 // imageInfo reads the attributes rendering needs from the instance's
-// header. Parsing stops short of keeping pixel data in memory.
+// header; parsing stops at Pixel Data, so a film's pixels are read once,
+// by Frame, not also here.
 func imageInfo(in *store.Instance) (render.Info, error) {
-	f, err := dcm.ParsePart10(in.Reader(), dcm.ParseOptions{})
+	f, err := dcm.ParsePart10(in.Reader(), dcm.ParseOptions{StopBefore: dcm.PixelData})
 	if err != nil {
 		return render.Info{}, fmt.Errorf("%w: %v", render.ErrInvalid, err)
 	}

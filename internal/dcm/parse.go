@@ -153,6 +153,11 @@ type ParseOptions struct {
 	MaxInlineBinary int
 	// MaxInlineValue: any other value longer than this is skipped. Default 4 MiB.
 	MaxInlineValue int
+	// StopBefore, when set, ends parsing at the first top-level element
+	// whose tag is at least this one, leaving the rest of the stream
+	// unread: StopBefore: PixelData reads an image's header and not its
+	// pixels. File.Size is then where parsing stopped.
+	StopBefore Tag
 }
 
 func (o *ParseOptions) defaults() {
@@ -238,6 +243,7 @@ type parser struct {
 	raw      *countingReader
 	rawStart int64
 	scratch  [12]byte
+	stopped  bool // ParseOptions.StopBefore ended the dataset
 
 	top *Dataset // the dataset being parsed, for Pixel Representation
 }
@@ -362,7 +368,7 @@ func (p *parser) parseBody(ts TransferSyntax) (*Dataset, error) {
 	if err := p.parseItems(ds, -1, 0); err != nil {
 		return nil, err
 	}
-	if p.raw != nil {
+	if p.raw != nil && !p.stopped {
 		// Drain anything after the deflate stream's end so a tee sees it all.
 		if _, err := io.Copy(io.Discard, p.raw); err != nil {
 			return nil, fmt.Errorf("%w: after deflated dataset: %v", ErrMalformed, err)
@@ -388,6 +394,12 @@ func (p *parser) parseItems(ds *Dataset, end int64, depth int) error {
 		if end == -1 {
 			if _, err := p.r.Peek(1); err == io.EOF {
 				return nil
+			}
+			if p.opts.StopBefore != 0 {
+				if b, err := p.r.Peek(4); err == nil && NewTag(p.bo.Uint16(b), p.bo.Uint16(b[2:])) >= p.opts.StopBefore {
+					p.stopped = true
+					return nil
+				}
 			}
 		}
 		e, err := p.readElement(depth)

@@ -894,3 +894,56 @@ func TestParseOutOfOrder(t *testing.T) {
 		t.Errorf("elements not sorted")
 	}
 }
+
+// TestParseStopBefore: with StopBefore: PixelData the header is all there
+// and the pixels are left unread, in every kind of syntax.
+func TestParseStopBefore(t *testing.T) {
+	for _, file := range []string{"MR_small.dcm", "MR_small_implicit.dcm", "MR_small_bigendian.dcm", "image_dfl.dcm", "MR_small_RLE.dcm"} {
+		t.Run(file, func(t *testing.T) {
+			data := readPydicom(t, "test_files/"+file)
+			whole := mustParse(t, data, dcm.ParseOptions{})
+			head, err := dcm.ParsePart10(bytes.NewReader(data), dcm.ParseOptions{StopBefore: dcm.PixelData})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if head.Dataset.Find(dcm.PixelData) != nil {
+				t.Errorf("Pixel Data parsed")
+			}
+			for _, tag := range []dcm.Tag{dcm.Rows, dcm.Columns, dcm.BitsAllocated, dcm.PatientName, dcm.PhotometricInterpretation} {
+				if got, want := head.Dataset.String(tag), whole.Dataset.String(tag); got != want {
+					t.Errorf("%s: %q, want %q", tag, got, want)
+				}
+			}
+			if head.Size >= whole.Size {
+				t.Errorf("Size %d, want less than the whole %d", head.Size, whole.Size)
+			}
+		})
+	}
+}
+
+// TestParseStopBeforeReadsLittle: the pixels of a 2 MiB image are not
+// read at all, beyond the parser's 64 KiB read-ahead.
+func TestParseStopBeforeReadsLittle(t *testing.T) {
+	data, err := synth.Bytes(synth.Spec{Rows: 1024, Columns: 1024})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := &countReader{r: bytes.NewReader(data)}
+	if _, err := dcm.ParsePart10(r, dcm.ParseOptions{StopBefore: dcm.PixelData}); err != nil {
+		t.Fatal(err)
+	}
+	if r.n > 128<<10 {
+		t.Errorf("read %d of %d bytes to parse the header", r.n, len(data))
+	}
+}
+
+type countReader struct {
+	r io.Reader
+	n int64
+}
+
+func (c *countReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += int64(n)
+	return n, err
+}
