@@ -23,6 +23,7 @@ type Archive interface {
 	Metadata(ctx context.Context, study, series, sop, bulkBase string, w io.Writer) (int, error)
 	ListInstances(ctx context.Context, study, series string, fn func(store.InstanceRef) error) error
 	OpenInstance(ctx context.Context, sop string) (*store.Instance, error)
+	Study(ctx context.Context, uid string) (dcm.Attrs, error)
 	Ingest(ctx context.Context, r io.Reader) (*store.Result, error)
 	IngestInStudy(ctx context.Context, study string, r io.Reader) (*store.Result, error)
 }
@@ -264,16 +265,12 @@ func (s *Service) record(w http.ResponseWriter, r *http.Request, ev Event) bool 
 // studyEvent fills an event with the study's URN and NHS number.
 func (s *Service) studyEvent(ctx context.Context, caller Caller, a Action, study, series, sop string) Event {
 	ev := Event{Caller: caller, Action: a, StudyUID: study, SeriesUID: series, SOPInstanceUID: sop}
-	q := store.Query{Level: store.StudyLevel, Keys: []store.Key{{Tag: dcm.StudyInstanceUID, Value: study}}, Limit: 1}
-	_, err := s.archive.QueryFunc(ctx, q, func(m store.Match) error {
-		ev.AccessionNumber = m.Attrs.First(dcm.AccessionNumber)
-		ev.PatientID = m.Attrs.First(dcm.PatientID)
-		return nil
-	})
+	attrs, err := s.archive.Study(ctx, study)
 	if err != nil && ctx.Err() == nil {
 		// The event still names the study; its URN is what is missing.
 		s.log.Warn("dicomweb: study look-up for the audit event failed", "study", study, "err", err)
 	}
+	ev.AccessionNumber, ev.PatientID = attrs.First(dcm.AccessionNumber), attrs.First(dcm.PatientID)
 	return ev
 }
 

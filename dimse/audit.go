@@ -45,13 +45,11 @@ func (s *Server) auditRetrieve(ctx context.Context, a *Assoc, op, dest string, r
 	for _, study := range studies {
 		acc := Access{Operation: op, CallingAE: a.CallingAE, Client: a.conn.RemoteAddr().String(), Destination: dest,
 			StudyUID: study, Instances: counts[study]}
-		q := store.Query{Level: store.StudyLevel, Keys: []store.Key{{Tag: dcm.StudyInstanceUID, Value: study}}, Limit: 1}
-		if _, err := s.Archive.QueryFunc(ctx, q, func(m store.Match) error {
-			acc.AccessionNumber, acc.PatientID = m.Attrs.First(dcm.AccessionNumber), m.Attrs.First(dcm.PatientID)
-			return nil
-		}); err != nil {
+		attrs, err := s.Archive.Study(ctx, study)
+		if err != nil {
 			return err
 		}
+		acc.AccessionNumber, acc.PatientID = attrs.First(dcm.AccessionNumber), attrs.First(dcm.PatientID)
 		if err := s.Auditor.RecordAccess(ctx, acc); err != nil {
 			return err
 		}

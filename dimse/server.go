@@ -14,6 +14,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/molar-pacs/molar/internal/dcm"
 	"github.com/molar-pacs/molar/store"
 )
 
@@ -23,6 +24,7 @@ type Archive interface {
 	QueryFunc(ctx context.Context, q store.Query, fn func(store.Match) error) (bool, error)
 	ListInstances(ctx context.Context, study, series string, fn func(store.InstanceRef) error) error
 	OpenInstance(ctx context.Context, sop string) (*store.Instance, error)
+	Study(ctx context.Context, uid string) (dcm.Attrs, error)
 }
 
 // Server accepts associations and serves them by Policy.

@@ -145,6 +145,21 @@ func (s *Store) Query(ctx context.Context, q Query) ([]Match, bool, error) {
 	return out, more, err
 }
 
+// Study returns one study's attributes with its patient's, as a study-level
+// query returns them, or ErrNotFound: what an audit record or a page
+// heading needs (the URN, the NHS number) for a study it has the UID of.
+func (s *Store) Study(ctx context.Context, uid string) (dcm.Attrs, error) {
+	var attrs dcm.Attrs
+	q := Query{Level: StudyLevel, Keys: []Key{{Tag: dcm.StudyInstanceUID, Value: uid}}, Limit: 1}
+	if _, err := s.QueryFunc(ctx, q, func(m Match) error { attrs = m.Attrs; return nil }); err != nil {
+		return nil, fmt.Errorf("study %s: %w", uid, err)
+	}
+	if attrs == nil {
+		return nil, fmt.Errorf("study %s: %w", uid, ErrNotFound)
+	}
+	return attrs, nil
+}
+
 // errStop ends a scan early without an error.
 var errStop = errors.New("stop")
 

@@ -597,3 +597,23 @@ func TestQuerySOPListSurvivesVanishedParent(t *testing.T) {
 		t.Errorf("got %d matches, want only %s", len(ms), c.SOPInstanceUID)
 	}
 }
+
+func TestStudy(t *testing.T) {
+	s := openTestStore(t, Options{})
+	ctx := context.Background()
+	sp := synth.Spec{StudyUID: "1.2.826.0.22.1", AccessionNumber: "URNSTUDY01", PatientID: "9990000018", PatientName: "SMITH^OLIVIA"}
+	mustIngest(t, s, mustSynth(t, sp), Stored)
+	attrs, err := s.Study(ctx, sp.StudyUID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for tag, want := range map[dcm.Tag]string{dcm.AccessionNumber: "URNSTUDY01", dcm.PatientID: "9990000018",
+		dcm.PatientName: "SMITH^OLIVIA", dcm.NumberOfStudyRelatedInstances: "1"} {
+		if got := attrs.First(tag); got != want {
+			t.Errorf("%s: %q, want %q", tag, got, want)
+		}
+	}
+	if _, err := s.Study(ctx, "1.2.826.0.22.2"); !errors.Is(err, ErrNotFound) {
+		t.Errorf("unknown study: %v, want ErrNotFound", err)
+	}
+}

@@ -21,6 +21,7 @@ import (
 type Archive interface {
 	Query(ctx context.Context, q store.Query) ([]store.Match, bool, error)
 	OpenInstance(ctx context.Context, sop string) (*store.Instance, error)
+	Study(ctx context.Context, uid string) (dcm.Attrs, error)
 }
 
 // Guard decides who may see patient data in the browser. It returns who
@@ -204,17 +205,12 @@ func (h *Handler) download(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer in.Close()
-	study, _, err := h.archive.Query(r.Context(), store.Query{Level: store.StudyLevel, Limit: 1,
-		Keys: []store.Key{{Tag: dcm.StudyInstanceUID, Value: in.StudyUID}}})
+	study, err := h.archive.Study(r.Context(), in.StudyUID)
 	if err != nil {
 		h.fail(w, r, err)
 		return
 	}
-	if len(study) == 0 {
-		http.NotFound(w, r)
-		return
-	}
-	if !h.audit(w, r, "archive.download", sop, study[0].Attrs) {
+	if !h.audit(w, r, "archive.download", sop, study) {
 		return
 	}
 	w.Header().Set("Content-Type", "application/dicom")
