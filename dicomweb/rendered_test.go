@@ -5,7 +5,6 @@ import (
 	"image"
 	"image/jpeg"
 	"image/png"
-	"net/http"
 	"net/url"
 	"strings"
 	"testing"
@@ -169,5 +168,4 @@ func TestWADOURI(t *testing.T) {
 			}
 		})
 	}
-	_ = http.StatusOK
 }

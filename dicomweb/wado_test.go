@@ -3,7 +3,6 @@ package dicomweb
 import (
 	"bytes"
 	"compress/gzip"
-	"context"
 	"encoding/binary"
 	"fmt"
 	"io"
@@ -131,7 +130,6 @@ func TestMetadata(t *testing.T) {
 		t.Fatalf("%d instances in series metadata, want 2", len(ds))
 	}
 	pixel := ds[0]["7FE00010"]
-	var uri struct{ BulkDataURI string }
 	if resp.StatusCode != 200 || pixel.VR == "" {
 		t.Fatalf("status %d, pixel data %+v", resp.StatusCode, pixel)
 	}
@@ -139,7 +137,6 @@ func TestMetadata(t *testing.T) {
 	if !bytes.Contains(body, []byte(`"BulkDataURI":"`+ts.URL+"/dicom-web/studies/"+f.studyA)) {
 		t.Errorf("BulkDataURI is not absolute under the service root: %s", body[:min(len(body), 400)])
 	}
-	_ = uri
 	etag := resp.Header.Get("ETag")
 	if etag == "" || resp.Header.Get("Cache-Control") != cacheRevalid {
 		t.Fatalf("ETag %q Cache-Control %q", etag, resp.Header.Get("Cache-Control"))
@@ -330,8 +327,6 @@ func TestBulk(t *testing.T) {
 		}
 	})
 }
-
-var _ = context.Background
 
 // TestFramesDecompressed: a client that accepts only uncompressed frames
 // gets an RLE frame decompressed, sample for sample what the uncompressed
