@@ -26,20 +26,10 @@ type webGuard struct {
 func (g webGuard) check(r *http.Request, a auth.Action) (auth.Principal, error) {
 	p, err := g.accounts.Check(r, a)
 	var ae *auth.AccessError
-	if g.demo && errors.As(err, &ae) && ae.Status == http.StatusUnauthorized && !hasCredentials(r) {
+	if g.demo && errors.As(err, &ae) && ae.Status == http.StatusUnauthorized && !auth.HasCredentials(r) {
 		return auth.Principal{UserID: "anonymous", Role: "demo"}, nil
 	}
 	return p, err
-}
-
-// hasCredentials reports whether the request tried to identify itself: a
-// wrong token is refused even in demo mode.
-func hasCredentials(r *http.Request) bool {
-	if r.Header.Get("Authorization") != "" || r.Header.Get(auth.HeaderAPIKey) != "" {
-		return true
-	}
-	_, err := r.Cookie(auth.SessionCookie)
-	return err == nil
 }
 
 // Check implements dicomweb.Guard: DICOMweb's actions are the matrix's
@@ -88,7 +78,7 @@ func (g webGuard) require(a auth.Action, h http.Handler) http.Handler {
 	}
 	strict := g.accounts.Require(a)(h)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if hasCredentials(r) {
+		if auth.HasCredentials(r) {
 			strict.ServeHTTP(w, r)
 			return
 		}

@@ -228,6 +228,15 @@ func checkCSRF(r *http.Request, want string) *AccessError {
 	return nil
 }
 
+// HasCredentials reports whether r tries to identify itself at all (an
+// Authorization header, an API key or a session cookie), good or not: what
+// a demo's anonymous access must tell apart from a wrong token. It reads
+// the same places authenticate does.
+func HasCredentials(r *http.Request) bool {
+	return r.Header.Get("Authorization") != "" || strings.TrimSpace(r.Header.Get(HeaderAPIKey)) != "" ||
+		cookieValue(r, SessionCookie) != ""
+}
+
 // authenticate finds who made r: bearer token, API key or session cookie,
 // in that order.
 func (s *Service) authenticate(r *http.Request) (Principal, error) {

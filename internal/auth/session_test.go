@@ -271,3 +271,24 @@ func TestSigningInEndsTheBrowsersPreviousSession(t *testing.T) {
 	c.setCookie(SessionCookie, first)
 	want(t, "the first session", c.get("/protected"), http.StatusUnauthorized, "")
 }
+
+func TestHasCredentials(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		set   func(r *http.Request)
+		wants bool
+	}{
+		{"nothing", func(*http.Request) {}, false},
+		{"bearer", func(r *http.Request) { r.Header.Set("Authorization", "Bearer x") }, true},
+		{"other scheme", func(r *http.Request) { r.Header.Set("Authorization", "Basic eA==") }, true},
+		{"api key", func(r *http.Request) { r.Header.Set(HeaderAPIKey, "k") }, true},
+		{"session cookie", func(r *http.Request) { r.AddCookie(&http.Cookie{Name: SessionCookie, Value: "s"}) }, true},
+		{"another cookie", func(r *http.Request) { r.AddCookie(&http.Cookie{Name: "theme", Value: "dark"}) }, false},
+	} {
+		r := httptest.NewRequest("GET", "/", nil)
+		tc.set(r)
+		if got := HasCredentials(r); got != tc.wants {
+			t.Errorf("%s: %v, want %v", tc.name, got, tc.wants)
+		}
+	}
+}
