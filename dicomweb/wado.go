@@ -109,15 +109,17 @@ func (s *Service) retrieve(w http.ResponseWriter, r *http.Request, caller Caller
 	study, series, sop := r.PathValue("study"), r.PathValue("series"), r.PathValue("instance")
 	ranges := parseAccept(r.Header.Get("Accept"))
 	var refs []store.InstanceRef
+	var one *store.Instance // the instance a single-instance retrieval opened
 	if sop != "" {
 		in, err := s.openInstance(r, study, series, sop)
 		if err != nil {
 			s.archiveError(w, r, "instance", err)
 			return
 		}
+		defer in.Close()
+		one = in
 		refs = append(refs, store.InstanceRef{StudyUID: in.StudyUID, SeriesUID: in.SeriesUID, SOPInstanceUID: in.SOPInstanceUID,
 			SOPClassUID: in.SOPClassUID, TransferSyntax: in.TransferSyntax, Size: in.Size})
-		in.Close()
 	} else {
 		err := s.archive.ListInstances(ctx, study, series, func(ref store.InstanceRef) error {
 			refs = append(refs, ref)
@@ -159,7 +161,7 @@ func (s *Service) retrieve(w http.ResponseWriter, r *http.Request, caller Caller
 	body := startMultipart(w, "application/dicom", cache)
 	buf := make([]byte, copyBuf)
 	for _, c := range choices {
-		if err := s.writeInstance(r, body, c, buf); err != nil {
+		if err := s.writeInstance(r, body, c, one, buf); err != nil {
 			// The status is sent: all we can do is cut the body short,
 			// which the client sees as a missing closing boundary.
 			if ctx.Err() == nil {
@@ -171,13 +173,16 @@ func (s *Service) retrieve(w http.ResponseWriter, r *http.Request, caller Caller
 	body.close()
 }
 
-// writeInstance writes one instance part, converting when asked.
-func (s *Service) writeInstance(r *http.Request, body *multipartBody, c retrieveChoice, buf []byte) error {
-	in, err := s.archive.OpenInstance(r.Context(), c.ref.SOPInstanceUID)
-	if err != nil {
-		return err
+// writeInstance writes one instance part, converting when asked. in is
+// the instance when the caller has it open already, else nil.
+func (s *Service) writeInstance(r *http.Request, body *multipartBody, c retrieveChoice, in *store.Instance, buf []byte) error {
+	if in == nil {
+		var err error
+		if in, err = s.archive.OpenInstance(r.Context(), c.ref.SOPInstanceUID); err != nil {
+			return err
+		}
+		defer in.Close()
 	}
-	defer in.Close()
 	pw, err := body.part("application/dicom", c.to.UID, "")
 	if err != nil {
 		return err
