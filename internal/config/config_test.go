@@ -2,6 +2,7 @@ package config
 
 import (
 	"flag"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -69,6 +70,12 @@ func TestErrors(t *testing.T) {
 		func(c *Config) { c.HTTPAddr = "8080" },
 		func(c *Config) { c.Duplicates = "keep" },
 		func(c *Config) { c.LogFormat = "xml" },
+		func(c *Config) { c.DICOMweb.Root = "dicom-web" },
+		func(c *Config) { c.DICOMweb.Root = "/" },
+		func(c *Config) { c.DICOMweb.MaxResults = 0 },
+		func(c *Config) { c.HTTPSAddr = ":8443" },            // no certificate
+		func(c *Config) { c.TLSCert = "cert.pem" },           // no key
+		func(c *Config) { c.Notify.GovUKAPIKey = "key-x-y" }, // no template
 	} {
 		c := Default()
 		mod(&c)
@@ -78,7 +85,37 @@ func TestErrors(t *testing.T) {
 	}
 	c = Default()
 	c.APIToken = "secret"
-	if r := c.Redacted(); r.APIToken == "secret" {
-		t.Error("Redacted leaks the API token")
+	c.Notify.GovUKAPIKey, c.Notify.CallbackToken = "notify-secret", "callback-secret"
+	if r := fmt.Sprintf("%+v", c.Redacted()); strings.Contains(r, "secret") {
+		t.Errorf("Redacted leaks a secret: %s", r)
+	}
+	// What the new settings accept.
+	c = Default()
+	c.HTTPSAddr, c.TLSSelfSigned = ":8443", true
+	c.Notify.GovUKAPIKey, c.Notify.SMSTemplateID = "key-x-y", "template"
+	c.DICOMweb.CORSOrigins = []string{"*"}
+	if err := c.Validate(); err != nil {
+		t.Errorf("valid settings refused: %v", err)
+	}
+}
+
+func TestDICOMwebAndNotifyFromFileAndEnv(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "molar.toml")
+	os.WriteFile(file, []byte(`
+[dicomweb]
+root = "/wado"
+cors_origins = ["https://ohif.example"]
+max_results = 50
+[notify]
+sms_template_id = "tmpl"
+`), 0o644)
+	env := map[string]string{"MOLAR_NOTIFY_API_KEY": "from-env", "MOLAR_HTTPS": ":9443"}
+	c := Default()
+	if err := c.Load(file, func(k string) string { return env[k] }); err != nil {
+		t.Fatal(err)
+	}
+	if c.DICOMweb.Root != "/wado" || c.DICOMweb.MaxResults != 50 || len(c.DICOMweb.CORSOrigins) != 1 ||
+		c.Notify.SMSTemplateID != "tmpl" || c.Notify.GovUKAPIKey != "from-env" || c.HTTPSAddr != ":9443" {
+		t.Errorf("loaded %+v %+v https=%q", c.DICOMweb, c.Redacted().Notify, c.HTTPSAddr)
 	}
 }
