@@ -137,6 +137,9 @@ func (s *Store) applyGroup(group []*commitReq) {
 		}
 		return
 	}
+	if len(newBlobs) > 0 {
+		s.feed.published()
+	}
 	// The index no longer needs these blobs; the deletions are recorded
 	// under 'D' keys in case the process stops before they happen.
 	for _, id := range t.discard {
@@ -335,6 +338,7 @@ func (t *txn) add(p *pendingInstance) (*Result, error) {
 		{key(tMetadata, p.study, p.series, p.sop), p.json},
 		{key(tSOP, p.sop), key(0, p.study, p.series)[1:]},
 		{blobKey(tBlob, rec.BlobID), []byte(p.sop)},
+		{changeKey(t.s.feed.next()), encodeChange(p.study, p.series, p.sop)},
 	} {
 		if err := t.set(kv.k, kv.v); err != nil {
 			return nil, err

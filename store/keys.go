@@ -21,6 +21,7 @@ import (
 //	'B' blobID(8, big endian)           -> sop: every blob the index owns
 //	'D' blobID(8)                       blob whose unlink may not have happened
 //	'm' name                            store metadata (format, blob lease)
+//	'C' seq(8, big endian)              -> study, series, sop: the change feed
 const (
 	tPatient    byte = 'P'
 	tStudy      byte = 'T'
@@ -33,6 +34,7 @@ const (
 	tBlob       byte = 'B'
 	tDeleteBlob byte = 'D'
 	tMeta       byte = 'm'
+	tChange     byte = 'C'
 )
 
 // Secondary index names ('x' table).

@@ -74,6 +74,7 @@ type Store struct {
 	wg      sync.WaitGroup
 
 	counters counters
+	feed     changeFeed
 
 	// closeMu orders Close after every writer step that touches the index
 	// or queues a commit: once closed is set no request can reach the
@@ -136,6 +137,10 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 	if err := s.recover(ctx); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("open store: recover: %w", err)
+	}
+	if s.feed.last, err = lastChange(ctx, db); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open store: read change feed: %w", err)
 	}
 	s.wg.Add(1)
 	go s.commitLoop()
