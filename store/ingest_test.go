@@ -1420,6 +1420,9 @@ func TestDeleteRestoresIndex(t *testing.T) {
 
 	after := dumpIndex(t, s)
 	for k, v := range after {
+		if k[0] == tChange {
+			continue // the change feed is a log: it keeps what was once stored
+		}
 		if w, ok := before[k]; !ok {
 			t.Errorf("entry left behind: %q", k)
 		} else if w != v {
