@@ -12,8 +12,8 @@
 //     Router sends voice elsewhere, by default to the Outbox);
 //   - delivery tracking: Notify's delivery callbacks, status polling, and
 //     bounded retries of the failures Notify says a retry can fix;
-//   - the only two message texts the product sends, LoginCodeText and
-//     ReferralURNText, which by design carry no clinical content.
+//   - the only message texts the product sends, LoginCodeText,
+//     ReferralURNText and ReferralUpdateText, which by design carry no clinical content.
 //
 // It must not touch clinical data, HTTP routing, or authentication and
 // authorisation decisions: its handlers assume the caller has already

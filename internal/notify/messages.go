@@ -63,6 +63,19 @@ func ReferralURNText(urn, trackURL string) (string, error) {
 	return fmt.Sprintf("Your dental referral reference is %s. Track it at %s", urn, u.String()), nil
 }
 
+// ReferralUpdateText returns the message telling a patient there is news
+// about their referral: which news, they read on the tracker after giving
+// their date of birth, never in the text. urn and trackURL as for
+// ReferralURNText.
+func ReferralUpdateText(urn, trackURL string) (string, error) {
+	first, err := ReferralURNText(urn, trackURL)
+	if err != nil {
+		return "", err
+	}
+	link := first[strings.LastIndex(first, " ")+1:]
+	return fmt.Sprintf("There is an update on your dental referral %s. See it at %s", urn, link), nil
+}
+
 func longestDigitRun(s string) int {
 	longest, run := 0, 0
 	for i := 0; i < len(s); i++ {

@@ -89,3 +89,16 @@ func TestReferralURNTextRejects(t *testing.T) {
 		}
 	}
 }
+
+// An update says there is news and where to read it; the news itself
+// (accepted, booked, returned) is clinical progress and stays off phones.
+func TestReferralUpdateText(t *testing.T) {
+	got, err := ReferralUpdateText("K7Q2XMHP4D", "https://molar.example.nhs.uk/track?urn=K7Q2XMHP4D")
+	want := "There is an update on your dental referral K7Q2XMHP4D. See it at https://molar.example.nhs.uk/track?urn=K7Q2XMHP4D"
+	if err != nil || got != want {
+		t.Fatalf("ReferralUpdateText = %q, %v; want %q", got, err, want)
+	}
+	if _, err := ReferralUpdateText("9434765919", "https://molar.example/track"); err == nil {
+		t.Error("an NHS number as URN was accepted")
+	}
+}
