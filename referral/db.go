@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
-	"time"
 
 	"github.com/cockroachdb/pebble/v2"
 )
@@ -269,5 +268,3 @@ func (d db) counter(name string) (uint64, error) {
 	}
 	return strconv.ParseUint(v, 10, 64)
 }
-
-func timeKey(t time.Time) string { return t.UTC().Format("20060102T150405") }

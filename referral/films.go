@@ -52,6 +52,20 @@ type Unmatched struct {
 // been taken and still be matched by NHS number.
 const matchWindow = 180 * 24 * time.Hour
 
+// Start runs Run in the background until ctx ends or the service closes.
+func (s *Service) Start(ctx context.Context) {
+	if s.opts.Archive == nil {
+		return
+	}
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		if err := s.Run(ctx); err != nil {
+			s.log.Error("film filer stopped", "err", err)
+		}
+	}()
+}
+
 // Run files the films the archive receives until ctx ends or the service
 // closes: by URN in AccessionNumber, else by NHS number when exactly one
 // open referral fits, else into the unmatched list. It resumes from where
@@ -60,8 +74,6 @@ func (s *Service) Run(ctx context.Context) error {
 	if s.opts.Archive == nil {
 		return nil
 	}
-	s.wg.Add(1)
-	defer s.wg.Done()
 	cursor, err := s.db.counter("feed-cursor")
 	if err != nil {
 		return fmt.Errorf("film filer: %w", err)

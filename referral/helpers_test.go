@@ -45,16 +45,6 @@ func (m *memAudit) Record(_ context.Context, e audit.Entry) error {
 	return nil
 }
 
-func (m *memAudit) actions() []string {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	var out []string
-	for _, e := range m.entries {
-		out = append(out, e.Action)
-	}
-	return out
-}
-
 type memNotifier struct {
 	mu   sync.Mutex
 	sent []notify.Message
@@ -93,7 +83,7 @@ type clock struct {
 	t  time.Time
 }
 
-func (c *clock) now() time.Time       { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+func (c *clock) now() time.Time      { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
 func (c *clock) add(d time.Duration) { c.mu.Lock(); c.t = c.t.Add(d); c.mu.Unlock() }
 
 func newFixture(t *testing.T, opts Options) *fixture {

@@ -59,11 +59,12 @@ type Service struct {
 	// are refused, never lost.
 	mu sync.Mutex
 
-	limiter *limiter
-	filer   chan struct{}
-	wg      sync.WaitGroup
-	stop    chan struct{}
-	once    sync.Once
+	limiter  *limiter
+	filer    chan struct{}
+	wg       sync.WaitGroup
+	stop     chan struct{}
+	once     sync.Once
+	closeErr error
 }
 
 // Open opens (creating) the referral index in opts.Dir.
@@ -113,9 +114,12 @@ func (s *Service) urnKey() ([]byte, error) {
 
 // Close stops the background work and closes the index.
 func (s *Service) Close() error {
-	s.once.Do(func() { close(s.stop) })
-	s.wg.Wait()
-	return s.db.pdb.Close()
+	s.once.Do(func() {
+		close(s.stop)
+		s.wg.Wait()
+		s.closeErr = s.db.pdb.Close()
+	})
+	return s.closeErr
 }
 
 func (s *Service) now() time.Time { return s.opts.Now().UTC() }

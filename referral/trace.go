@@ -53,8 +53,12 @@ func (s *Service) trace(ctx context.Context, pt Patient) Trace {
 		case errors.Is(err, demographics.ErrNotFound), errors.Is(err, demographics.ErrInvalidQuery):
 			return Trace{Outcome: "not-found", Detail: "No patient has this NHS number: check it with the patient."}
 		case err != nil:
-			s.log.Warn("referral: NHS number trace failed", "err", err)
+			s.log.Warn("referral: NHS number trace failed", "err", errors.Unwrap(err))
 			return Trace{Outcome: "unavailable", Detail: "The trace service did not answer; try again later."}
+		}
+		if person.Deceased {
+			return Trace{Outcome: "mismatch", NHSNumber: person.NHSNumber,
+				Detail: "The demographics service records this patient as deceased. Check the NHS number with the patient."}
 		}
 		if person.Superseded != "" {
 			return Trace{Outcome: "mismatch", NHSNumber: person.NHSNumber,
@@ -76,7 +80,7 @@ func (s *Service) trace(ctx context.Context, pt Patient) Trace {
 	case errors.Is(err, demographics.ErrTooManyMatches):
 		return Trace{Outcome: "ambiguous", Detail: "Several patients match: add the first name and postcode."}
 	case err != nil:
-		s.log.Warn("referral: NHS number search failed", "err", err)
+		s.log.Warn("referral: NHS number search failed", "err", errors.Unwrap(err))
 		return Trace{Outcome: "unavailable", Detail: "The trace service did not answer; try again later."}
 	case len(found) > 1:
 		return Trace{Outcome: "ambiguous", Detail: fmt.Sprintf("%d patients match: add the first name and postcode.", len(found))}
@@ -88,7 +92,9 @@ func (s *Service) trace(ctx context.Context, pt Patient) Trace {
 // not share: family name, date of birth.
 func differences(pt Patient, person demographics.Person) []string {
 	var d []string
-	if !strings.EqualFold(strings.TrimSpace(pt.Family), strings.TrimSpace(person.Family)) {
+	// A very restricted record (PDS label V) comes without names: nothing
+	// to compare, and no reason to doubt the number.
+	if person.Family != "" && !strings.EqualFold(strings.TrimSpace(pt.Family), strings.TrimSpace(person.Family)) {
 		d = append(d, "last name")
 	}
 	if pt.BirthDate != "" && pt.BirthDate != person.BirthDate {

@@ -161,7 +161,7 @@ func (s *Service) saveUpload(path string, body io.Reader, up *Upload) error {
 			return err
 		}
 		defer f.Close()
-		_, err = sc.Wrap(io.Discard, f, "", sc.Request{AccessionNumber: "CHECK", Now: s.now()})
+		_, err = sc.Wrap(io.Discard, f, "", sc.Request{AccessionNumber: "CHECK", Patient: sc.Patient{ID: "CHECK"}, Now: s.now()})
 		if err != nil {
 			return &StepError{Err: FieldErrors{{Field: "file", Message: "This image cannot be read: " + err.Error()}}, Message: err.Error()}
 		}
@@ -185,8 +185,12 @@ func (s *Service) storeUpload(ctx context.Context, r *Referral, up *Upload) erro
 		var buf bytes.Buffer
 		pt := r.Patient
 		sex := map[string]string{"female": "F", "male": "M", "other": "O"}[pt.Sex]
+		id, issuer := pt.NHSNumber, "NHS"
+		if id == "" {
+			id, issuer = r.URN, IssuerOfURN // the patient does not know their NHS number yet
+		}
 		_, err := sc.Wrap(&buf, f, "", sc.Request{
-			Patient:         sc.Patient{Name: dicomName(pt.Family, pt.Given), ID: pt.NHSNumber, BirthDate: strings.ReplaceAll(pt.BirthDate, "-", ""), Sex: sex},
+			Patient:         sc.Patient{Name: dicomName(pt.Family, pt.Given), ID: id, IssuerOfID: issuer, BirthDate: strings.ReplaceAll(pt.BirthDate, "-", ""), Sex: sex},
 			AccessionNumber: r.URN, IssuerOfAccessionNumber: IssuerOfURN,
 			ExposureDate: strings.ReplaceAll(up.ExposureDate, "-", ""), Description: up.Description,
 			ReferringPhysicianName: dicomName(r.Referrer.Name, ""), InstitutionName: r.Referrer.PracticeName,
@@ -273,3 +277,8 @@ func dicomName(family, given string) string {
 	}
 	return n
 }
+
+// StudyUID is the Study Instance UID offered for a referral's films (by
+// the Modality Worklist) and given to its wrapped uploads, so that they
+// form one study.
+func StudyUID(u string) string { return sc.StudyUID(IssuerOfURN, u) }

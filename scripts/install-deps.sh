@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Installs the Debian packages Molar's tests use: DCMTK (the real DICOM
-# peer for interop tests and dcm2json cross-checks), python3-pydicom (its
+# peer for interop tests and dcm2json cross-checks), dicom3tools (dciodvfy
+# checks the Secondary Capture objects uploads become), python3-pydicom (its
 # test files), Chromium (browser tests), Node.js and npm (the DICOMweb
 # client end-to-end test). Used by `make test` and .ci/run.
 # Idempotent: does nothing when everything is already installed.
 set -euo pipefail
 
-packages=(dcmtk python3-pydicom python3-numpy chromium nodejs)
+packages=(dcmtk dicom3tools python3-pydicom python3-numpy chromium nodejs)
 
 missing=()
 for p in "${packages[@]}"; do

@@ -109,6 +109,16 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			return fmt.Errorf("seed demo accounts: %w", err)
 		}
 	}
+	refs, err := openReferrals(ctx, cfg, archive, auditLog, trackedSender{msgs.tracker}, log)
+	if err != nil {
+		return fmt.Errorf("open referrals: %w", err)
+	}
+	defer func() {
+		if err := refs.Close(); err != nil {
+			log.Error("closing referrals", "err", err)
+		}
+	}()
+	refs.Start(ctx)
 	guard := webGuard{accounts: accounts, demo: cfg.Demo}
 	web, err := newDICOMweb(cfg, archive, guard, trail, log)
 	if err != nil {
@@ -120,6 +130,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	mux.Handle("/admin/audit", accounts.Require(auth.ActionAuditRead)(audit.NewHandler(auditLog)))
 	mux.Handle("GET /admin/outbox", guard.require(auth.ActionOutboxRead, notify.AdminHandler(msgs.outbox, msgs.tracker, log)))
 	mux.Handle("POST /notify/callback", msgs.tracker.CallbackHandler())
+	mux.Handle("/api/", refs.Handler(accounts))
 	mux.Handle("GET /healthz", telemetry.HealthHandler(archive, log))
 	mux.Handle("GET /metrics", telemetry.MetricsHandler(telemetry.NewRegistry(archive)))
 	mux.Handle("/archive/", viewer.New(archive, guard, trail, log))
@@ -143,6 +154,9 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	dicomSrv.Auditor = trail
+	if !cfg.Demo {
+		dicomSrv.Worklist = referralWorklist{refs}
+	}
 	dln, err := net.Listen("tcp", cfg.DICOMAddr)
 	if err != nil {
 		ln.Close()

@@ -31,6 +31,8 @@ const (
 	ActionAuditRead           Action = "audit.read"            // clinical: the audit log holds URNs and NHS numbers
 	ActionOutboxRead          Action = "outbox.read"           // not clinical: message texts carry none; holds sign-in codes
 	ActionAPIKeyAdmin         Action = "apikey.admin"          // not clinical: API keys and bearer tokens
+	ActionFilmAttach          Action = "film.attach"           // not clinical: file an unmatched study by its identifiers, images unseen
+	ActionForwardAdmin        Action = "forward.admin"         // not clinical: the film forwarding queue (URNs, AE titles, counts)
 )
 
 type actionInfo struct {
@@ -57,6 +59,8 @@ var actionTable = []actionInfo{
 	{ActionAuditRead, true},
 	{ActionOutboxRead, false},
 	{ActionAPIKeyAdmin, false},
+	{ActionFilmAttach, false},
+	{ActionForwardAdmin, false},
 }
 
 // permissions is the permission matrix: what each role may do. Anything
@@ -98,7 +102,7 @@ var permissions = map[Role][]Action{
 	RoleSysAdmin: {
 		ActionReferralTrackPublic, ActionReportAggregate,
 		ActionOrgAdmin, ActionUserAdmin, ActionAPIKeyAdmin,
-		ActionAuditRead, ActionOutboxRead,
+		ActionAuditRead, ActionOutboxRead, ActionFilmAttach, ActionForwardAdmin,
 	},
 }
 

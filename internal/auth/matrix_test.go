@@ -40,7 +40,7 @@ var handMatrix = map[Role][]Action{
 	"analyst":         {"referral.track-public", "report.aggregate"},
 	"booking-manager": {"referral.book", "referral.track-public"},
 	"sysadmin": {"referral.track-public", "report.aggregate", "org.admin", "user.admin", "apikey.admin",
-		"audit.read", "outbox.read"},
+		"audit.read", "outbox.read", "film.attach", "forward.admin"},
 }
 
 // handActions is every action the brief requires.
@@ -48,6 +48,7 @@ var handActions = []Action{
 	"referral.create", "referral.view", "referral.triage", "referral.book", "referral.track-public",
 	"film.view", "film.upload", "dicomweb.search", "dicomweb.retrieve", "dicomweb.store",
 	"report.aggregate", "directory.edit", "org.admin", "user.admin", "audit.read", "outbox.read", "apikey.admin",
+	"film.attach", "forward.admin",
 }
 
 func TestActionsAndRolesAreTheExpectedOnes(t *testing.T) {

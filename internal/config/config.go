@@ -81,6 +81,7 @@ type Config struct {
 	DIMSE    DIMSE    `toml:"dimse"`
 	DICOMweb DICOMweb `toml:"dicomweb"`
 	Notify   Notify   `toml:"notify"`
+	Referral Referral `toml:"referral"`
 }
 
 // Notify configures texts and calls. Without an API key every message
@@ -97,6 +98,18 @@ type Notify struct {
 	CallbackToken string `toml:"callback_token"`
 	// BaseURL overrides Notify's API address (tests, proxies).
 	BaseURL string `toml:"base_url"`
+}
+
+// Referral configures the referral service.
+type Referral struct {
+	// PublicURL is the address patients and practices reach the server
+	// at, for the tracking link texted to patients and the prepared-form
+	// links; empty: http://localhost and the HTTP port.
+	PublicURL string `toml:"public_url"`
+	// DemographicsCSV is a local demographics table for NHS number
+	// traces (see internal/demographics for its columns); empty: tracing
+	// is off unless PDS is configured.
+	DemographicsCSV string `toml:"demographics_csv"`
 }
 
 // DICOMweb configures the PS3.18 services.
@@ -191,6 +204,7 @@ func (c *Config) Load(path string, getenv func(string) string) error {
 		"MOLAR_DICOMWEB_ROOT":         &c.DICOMweb.Root,
 		"MOLAR_HTTPS":                 &c.HTTPSAddr,
 		"MOLAR_NOTIFY_API_KEY":        &c.Notify.GovUKAPIKey,
+		"MOLAR_PUBLIC_URL":            &c.Referral.PublicURL,
 		"MOLAR_NOTIFY_SMS_TEMPLATE":   &c.Notify.SMSTemplateID,
 		"MOLAR_NOTIFY_CALLBACK_TOKEN": &c.Notify.CallbackToken,
 	}
@@ -263,6 +277,9 @@ func (c *Config) Validate() error {
 	}
 	if !strings.HasPrefix(c.DICOMweb.Root, "/") || strings.TrimRight(c.DICOMweb.Root, "/") == "" {
 		return fmt.Errorf("dicomweb root %q: want a path such as /dicom-web", c.DICOMweb.Root)
+	}
+	if u := c.Referral.PublicURL; u != "" && !strings.HasPrefix(u, "http://") && !strings.HasPrefix(u, "https://") {
+		return fmt.Errorf("referral public_url %q: want an http(s) URL such as https://refer.example.nhs.uk", u)
 	}
 	if c.DICOMweb.MaxResults < 1 {
 		return fmt.Errorf("dicomweb max_results %d: want at least 1", c.DICOMweb.MaxResults)

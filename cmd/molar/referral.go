@@ -1,0 +1,83 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+	"path/filepath"
+	"strings"
+
+	"github.com/molar-pacs/molar/dimse"
+	"github.com/molar-pacs/molar/internal/audit"
+	"github.com/molar-pacs/molar/internal/config"
+	"github.com/molar-pacs/molar/internal/demographics"
+	"github.com/molar-pacs/molar/referral"
+	"github.com/molar-pacs/molar/store"
+)
+
+// openReferrals opens the referral service on the archive, the audit log
+// and the patient texts.
+func openReferrals(ctx context.Context, cfg *config.Config, archive *store.Store, auditLog *audit.Log, texts referral.Notifier, log *slog.Logger) (*referral.Service, error) {
+	opts := referral.Options{
+		Dir:       filepath.Join(cfg.DataDir, "referral"),
+		Archive:   archive,
+		Ingester:  archive,
+		Audit:     auditLog,
+		Notifier:  texts,
+		PublicURL: publicURL(cfg),
+		Logger:    log.With("component", "referral"),
+	}
+	if cfg.Referral.DemographicsCSV != "" {
+		table, err := demographics.LoadTable(cfg.Referral.DemographicsCSV)
+		if err != nil {
+			return nil, fmt.Errorf("demographics table: %w", err)
+		}
+		opts.Demographics = table
+	}
+	return referral.Open(ctx, opts)
+}
+
+// publicURL is where patients reach the tracker.
+func publicURL(cfg *config.Config) string {
+	if cfg.Referral.PublicURL != "" {
+		return strings.TrimRight(cfg.Referral.PublicURL, "/")
+	}
+	_, port, err := net.SplitHostPort(cfg.HTTPAddr)
+	if err != nil || port == "" || port == "0" {
+		return "http://localhost:8080"
+	}
+	return "http://localhost:" + port
+}
+
+// referralWorklist offers referrals awaiting films to practices' imaging
+// software by Modality Worklist: the URN as AccessionNumber, so the films
+// file themselves.
+type referralWorklist struct{ refs *referral.Service }
+
+func (w referralWorklist) ScheduledItems(ctx context.Context) ([]dimse.WorklistItem, error) {
+	reqs, err := w.refs.AwaitingImages(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]dimse.WorklistItem, 0, len(reqs))
+	for _, r := range reqs {
+		p := r.Patient
+		sex := map[string]string{"female": "F", "male": "M", "other": "O"}[p.Sex]
+		date := strings.ReplaceAll(r.ExpectedDate, "-", "")
+		out = append(out, dimse.WorklistItem{
+			PatientName: strings.ToUpper(p.Family) + "^" + strings.ToUpper(p.Given), PatientID: p.NHSNumber, IssuerOfPatientID: "NHS",
+			PatientBirthDate: strings.ReplaceAll(p.BirthDate, "-", ""), PatientSex: sex,
+			AccessionNumber:               r.URN,
+			StudyInstanceUID:              referral.StudyUID(r.URN),
+			ReferringPhysicianName:        strings.ToUpper(r.Referrer),
+			RequestedProcedureID:          r.URN,
+			RequestedProcedureDescription: r.Procedure,
+			Modality:                      r.Modality,
+			ScheduledStartDate:            date,
+			ScheduledStepID:               r.URN,
+			ScheduledStepDescription:      "Radiographs for referral " + r.URN,
+		})
+	}
+	return out, nil
+}
