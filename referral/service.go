@@ -60,7 +60,6 @@ type Service struct {
 	mu sync.Mutex
 
 	limiter  *limiter
-	filer    chan struct{}
 	wg       sync.WaitGroup
 	stop     chan struct{}
 	once     sync.Once
