@@ -44,6 +44,8 @@ func (s *Service) Handler(g Guard) http.Handler {
 	mux.HandleFunc("GET /api/films/unmatched", h.unmatched)
 	mux.HandleFunc("POST /api/films/unmatched/{study}/attach", h.attachFilm)
 	mux.HandleFunc("GET /api/track", h.track)
+	mux.HandleFunc("GET /api/reports/summary", h.reportSummary)
+	mux.HandleFunc("GET /api/reports/referrals.csv", h.reportCSV)
 	return mux
 }
 

@@ -97,7 +97,12 @@ const AllPeriods = "all"
 // Labels of referrals without a value for a dimension.
 const (
 	NotAllocated = "not yet allocated" // no treating service yet
-	Untriaged    = "untriaged"         // no triage decision with a tier
+	// A tier is set only on acceptance. A referral returned or
+	// redirected without being accepted was triaged all the same, so it
+	// is NotAccepted rather than Untriaged, which is kept for referrals
+	// with no triage decision at all (waiting, or cancelled before one).
+	NotAccepted = "not accepted"
+	Untriaged   = "untriaged"
 )
 
 // Report is the analysts' report: aggregates of the referrals submitted
@@ -148,8 +153,8 @@ type Report struct {
 
 // Volume is the number of referrals in a period, in total and by each
 // dimension. Map keys are the dimension's values: practice ODS code,
-// Directory of Services entry name (NotAllocated), tier (Untriaged),
-// urgency.
+// Directory of Services entry name (NotAllocated), tier (NotAccepted,
+// Untriaged), urgency.
 type Volume struct {
 	Period    string         `json:"period"` // a period, or AllPeriods
 	Referrals int            `json:"referrals"`
@@ -371,8 +376,11 @@ func orLabel(s, label string) string {
 func (t *tally) add(r *Referral, service string, j journey) {
 	period := t.q.periodOf(r.Submitted)
 	tier := Untriaged
-	if r.Decision != nil && r.Decision.Tier != "" {
+	switch {
+	case r.Decision != nil && r.Decision.Tier != "":
 		tier = string(r.Decision.Tier)
+	case j.triaged:
+		tier = NotAccepted
 	}
 	practice := orLabel(r.Referrer.PracticeODS, "unknown")
 	urgency := orLabel(string(r.Clinical.Urgency), "not stated")

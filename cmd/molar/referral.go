@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/molar-pacs/molar/dimse"
+	"github.com/molar-pacs/molar/forward"
 	"github.com/molar-pacs/molar/internal/audit"
 	"github.com/molar-pacs/molar/internal/config"
 	"github.com/molar-pacs/molar/internal/demographics"
@@ -18,8 +19,9 @@ import (
 
 // openReferrals opens the referral service on the archive, the audit log
 // and the patient texts.
-func openReferrals(ctx context.Context, cfg *config.Config, archive *store.Store, auditLog *audit.Log, texts referral.Notifier, log *slog.Logger) (*referral.Service, error) {
+func openReferrals(ctx context.Context, cfg *config.Config, archive *store.Store, auditLog *audit.Log, texts referral.Notifier, fq *forward.Queue, log *slog.Logger) (*referral.Service, error) {
 	opts := referral.Options{
+		Forwarder: forwarder{fq},
 		Dir:       filepath.Join(cfg.DataDir, "referral"),
 		Archive:   archive,
 		Ingester:  archive,
@@ -36,6 +38,15 @@ func openReferrals(ctx context.Context, cfg *config.Config, archive *store.Store
 		opts.Demographics = table
 	}
 	return referral.Open(ctx, opts)
+}
+
+// forwarder queues a referral's films for its provider's DICOM node.
+type forwarder struct{ q *forward.Queue }
+
+func (f forwarder) Forward(ctx context.Context, reference string, studies []string, node referral.DICOMNode) error {
+	_, err := f.q.Enqueue(ctx, forward.Job{Studies: studies, Reference: reference, Reason: "referral accepted by the provider",
+		Node: forward.Node{AETitle: node.AETitle, Host: node.Host, Port: node.Port}})
+	return err
 }
 
 // publicURL is where patients reach the tracker.

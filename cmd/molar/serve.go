@@ -13,6 +13,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/molar-pacs/molar/dimse"
+	"github.com/molar-pacs/molar/forward"
 	"github.com/molar-pacs/molar/internal/audit"
 	"github.com/molar-pacs/molar/internal/auth"
 	"github.com/molar-pacs/molar/internal/config"
@@ -109,7 +111,18 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			return fmt.Errorf("seed demo accounts: %w", err)
 		}
 	}
-	refs, err := openReferrals(ctx, cfg, archive, auditLog, trackedSender{msgs.tracker}, log)
+	fq, err := forward.Open(ctx, forward.Config{Dir: filepath.Join(cfg.DataDir, "forward"), Source: archive,
+		Dialer: &dimse.Dialer{CallingAE: cfg.AETitle}, Logger: log.With("component", "forward")})
+	if err != nil {
+		return fmt.Errorf("open forwarding queue: %w", err)
+	}
+	defer func() {
+		if err := fq.Close(); err != nil {
+			log.Error("closing forwarding queue", "err", err)
+		}
+	}()
+	go fq.Run(ctx)
+	refs, err := openReferrals(ctx, cfg, archive, auditLog, trackedSender{msgs.tracker}, fq, log)
 	if err != nil {
 		return fmt.Errorf("open referrals: %w", err)
 	}
@@ -131,6 +144,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	mux.Handle("GET /admin/outbox", guard.require(auth.ActionOutboxRead, notify.AdminHandler(msgs.outbox, msgs.tracker, log)))
 	mux.Handle("POST /notify/callback", msgs.tracker.CallbackHandler())
 	mux.Handle("/api/", refs.Handler(accounts))
+	mux.Handle("/admin/forward/", accounts.Require(auth.ActionForwardAdmin)(http.StripPrefix("/admin/forward", fq.Handler())))
 	mux.Handle("GET /healthz", telemetry.HealthHandler(archive, log))
 	mux.Handle("GET /metrics", telemetry.MetricsHandler(telemetry.NewRegistry(archive)))
 	mux.Handle("/archive/", viewer.New(archive, guard, trail, log))
