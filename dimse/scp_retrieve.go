@@ -218,7 +218,7 @@ func (s *Server) handleMove(ctx context.Context, a *Assoc, msg *Message) error {
 	if peer.TLS {
 		d.TLS = s.ClientTLS
 	}
-	dst, err := d.Associate(ctx, peer.Addr(), peer.AETitle, storageProposals(refs))
+	dst, err := d.Associate(ctx, peer.Addr(), peer.AETitle, storageProposalsAll(refs))
 	if err != nil {
 		a.log.Warn("C-MOVE: cannot reach the destination", "destination", dest, "err", err)
 		op.failed = len(refs)
@@ -252,27 +252,42 @@ func (s *Server) handleGet(ctx context.Context, a *Assoc, msg *Message) error {
 	return op.run(ctx, a, refs, true)
 }
 
-// storageProposals proposes, per SOP class, each stored transfer syntax
-// as is, plus an uncompressed fall-back to convert to.
-func storageProposals(refs []store.InstanceRef) []Proposal {
+// storageProposalsAll is StorageProposals for one association: instances
+// beyond its contexts fail their sub-operation for want of a context.
+func storageProposalsAll(refs []store.InstanceRef) []Proposal {
+	p, _ := StorageProposals(refs, MaxContexts)
+	return p
+}
+
+// MaxContexts is how many presentation contexts one A-ASSOCIATE-RQ can
+// carry (PS3.8 9.3.2.2: odd IDs 1 to 255).
+const MaxContexts = 128
+
+// StorageProposals proposes the presentation contexts to send refs on, in
+// order: for each new SOP class the uncompressed pair (explicit VR little
+// endian first), which dcm.Transcode can convert native and RLE data to,
+// and each stored syntax that is not one of them, as is. It stops before
+// exceeding max contexts and returns how many of refs, from the first,
+// the proposals cover; callers send the rest on another association.
+func StorageProposals(refs []store.InstanceRef, max int) ([]Proposal, int) {
 	var out []Proposal
 	seen := map[[2]string]bool{}
-	add := func(p Proposal) {
-		k := [2]string{p.AbstractSyntax, p.TransferSyntaxes[0]}
-		if !seen[k] && len(out) < 128 {
-			seen[k] = true
-			out = append(out, p)
+	for i, r := range refs {
+		var need []Proposal
+		if !seen[[2]string{r.SOPClassUID, ""}] {
+			need = append(need, Proposal{AbstractSyntax: r.SOPClassUID, TransferSyntaxes: []string{dcm.ExplicitVRLittleEndian, dcm.ImplicitVRLittleEndian}})
 		}
-	}
-	for _, r := range refs {
-		add(Proposal{AbstractSyntax: r.SOPClassUID, TransferSyntaxes: []string{dcm.ExplicitVRLittleEndian, dcm.ImplicitVRLittleEndian}})
-	}
-	for _, r := range refs {
-		if r.TransferSyntax != dcm.ExplicitVRLittleEndian && r.TransferSyntax != dcm.ImplicitVRLittleEndian {
-			add(Proposal{AbstractSyntax: r.SOPClassUID, TransferSyntaxes: []string{r.TransferSyntax}})
+		if r.TransferSyntax != dcm.ExplicitVRLittleEndian && r.TransferSyntax != dcm.ImplicitVRLittleEndian && !seen[[2]string{r.SOPClassUID, r.TransferSyntax}] {
+			need = append(need, Proposal{AbstractSyntax: r.SOPClassUID, TransferSyntaxes: []string{r.TransferSyntax}})
 		}
+		if len(out)+len(need) > max {
+			return out, i
+		}
+		seen[[2]string{r.SOPClassUID, ""}] = true
+		seen[[2]string{r.SOPClassUID, r.TransferSyntax}] = true
+		out = append(out, need...)
 	}
-	return out
+	return out, len(refs)
 }
 
 // sendInstance performs one C-STORE sub-operation. A non-nil error means

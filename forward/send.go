@@ -12,10 +12,6 @@ import (
 	"github.com/molar-pacs/molar/store"
 )
 
-// maxContexts is how many presentation contexts one A-ASSOCIATE-RQ may
-// carry (PS3.8 9.3.2.2: odd IDs 1 to 255).
-const maxContexts = 128
-
 // send delivers the job's pending instances. It returns nil when every
 // instance was delivered or failed for good, else why the attempt failed.
 // An attempt normally needs one association; more, one after the other,
@@ -43,43 +39,20 @@ func (q *Queue) send(ctx context.Context, r *jobRec, log *slog.Logger) error {
 }
 
 // proposalsFor takes from pending the instances whose presentation
-// contexts fit one association, and returns them, the proposals and the
-// rest. Per SOP class it proposes the uncompressed syntaxes (explicit VR
-// little endian first) — the fall-back dcm.Transcode can convert native
-// and RLE data to — and each stored syntax that is not one of them, as
-// C-MOVE does. Verification is proposed too: a node that takes none of
-// the storage contexts then still associates, and each instance fails
-// for good with dimse.ErrNoContext instead of the whole attempt failing
-// again and again.
+// contexts fit one association (dimse.StorageProposals, as C-MOVE
+// proposes them), and returns them, the proposals and the rest.
+// Verification is proposed too: a node that takes none of the storage
+// contexts then still associates, and each instance fails for good with
+// dimse.ErrNoContext instead of the whole attempt failing again and again.
 func proposalsFor(pending []pendingInstance) (batch []pendingInstance, proposals []dimse.Proposal, rest []pendingInstance) {
-	seen := map[[2]string]bool{}
-	for _, p := range pending {
-		class, ts := p.ref.SOPClassUID, p.ref.TransferSyntax
-		var need []dimse.Proposal
-		if k := [2]string{class, ""}; !seen[k] {
-			need = append(need, dimse.Proposal{AbstractSyntax: class,
-				TransferSyntaxes: []string{dcm.ExplicitVRLittleEndian, dcm.ImplicitVRLittleEndian}})
-		}
-		if ts != dcm.ExplicitVRLittleEndian && ts != dcm.ImplicitVRLittleEndian && !seen[[2]string{class, ts}] {
-			need = append(need, dimse.Proposal{AbstractSyntax: class, TransferSyntaxes: []string{ts}})
-		}
-		if len(proposals)+len(need) > maxContexts-1 {
-			rest = append(rest, p)
-			continue
-		}
-		for _, n := range need {
-			k := [2]string{n.AbstractSyntax, ""}
-			if len(n.TransferSyntaxes) == 1 {
-				k[1] = n.TransferSyntaxes[0]
-			}
-			seen[k] = true
-		}
-		proposals = append(proposals, need...)
-		batch = append(batch, p)
+	refs := make([]store.InstanceRef, len(pending))
+	for i, p := range pending {
+		refs[i] = p.ref
 	}
+	proposals, n := dimse.StorageProposals(refs, dimse.MaxContexts-1)
 	proposals = append(proposals, dimse.Proposal{AbstractSyntax: dimse.VerificationSOPClass,
 		TransferSyntaxes: []string{dcm.ExplicitVRLittleEndian, dcm.ImplicitVRLittleEndian}})
-	return batch, proposals, rest
+	return pending[:n], proposals, pending[n:]
 }
 
 // sendBatch sends instances on one association. Instances the node

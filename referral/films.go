@@ -368,18 +368,14 @@ type ImagingRequest struct {
 // and have none filed yet.
 func (s *Service) AwaitingImages(ctx context.Context) ([]ImagingRequest, error) {
 	var out []ImagingRequest
-	err := s.db.scan(ctx, pReferral, func(_ string, v []byte) (bool, error) {
-		var r Referral
-		if err := json.Unmarshal(v, &r); err != nil {
-			return false, err
-		}
+	err := s.forEach(ctx, func(r *Referral) error {
 		switch r.Status {
 		case StatusAwaitingTriage, StatusInfoRequested, StatusSubmitted:
 		default:
-			return true, nil
+			return nil
 		}
 		if len(r.Films) > 0 || (!r.Radiographs.Attached && r.Status != StatusInfoRequested) {
-			return true, nil
+			return nil
 		}
 		date := r.Radiographs.ExposureDate
 		if date == "" {
@@ -391,7 +387,7 @@ func (s *Service) AwaitingImages(ctx context.Context) ([]ImagingRequest, error) 
 		}
 		out = append(out, ImagingRequest{URN: r.URN, ID: r.ID, Patient: r.Patient, Referrer: r.Referrer.Name,
 			PracticeODS: r.Referrer.PracticeODS, Procedure: Procedures[r.Clinical.Procedure], ExpectedDate: date, Modality: mod})
-		return true, nil
+		return nil
 	})
 	return out, err
 }

@@ -168,16 +168,7 @@ func TestUploadWrappedAtSubmission(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	img := image.NewGray(image.Rect(0, 0, 64, 48))
-	for i := range img.Pix {
-		img.Pix[i] = uint8(i)
-	}
-	img.Set(1, 1, color.Gray{Y: 200})
-	var jpg bytes.Buffer
-	if err := jpeg.Encode(&jpg, img, nil); err != nil {
-		t.Fatal(err)
-	}
-	up, err := f.svc.AddUpload(ctx, referrer, r.ID, "opg.jpg", "OPG", "2026-10-30", bytes.NewReader(jpg.Bytes()))
+	up, err := f.svc.AddUpload(ctx, referrer, r.ID, "opg.jpg", "OPG", "2026-10-30", bytes.NewReader(testJPEG(t)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -207,6 +198,21 @@ func TestUploadWrappedAtSubmission(t *testing.T) {
 	if len(got.Uploads) != 1 || got.Uploads[0].State != "stored" {
 		t.Errorf("uploads after submission: %+v", got.Uploads)
 	}
+}
+
+// testJPEG is a small greyscale baseline JPEG.
+func testJPEG(t *testing.T) []byte {
+	t.Helper()
+	img := image.NewGray(image.Rect(0, 0, 64, 48))
+	for i := range img.Pix {
+		img.Pix[i] = uint8(i)
+	}
+	img.Set(1, 1, color.Gray{Y: 200})
+	var jpg bytes.Buffer
+	if err := jpeg.Encode(&jpg, img, nil); err != nil {
+		t.Fatal(err)
+	}
+	return jpg.Bytes()
 }
 
 // The Modality Worklist offers submitted referrals that promised films

@@ -5,9 +5,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -361,21 +363,12 @@ func stepActions(step Step) []auth.Action {
 			continue
 		}
 		for _, a := range ru.actions {
-			if !containsAction(out, a) {
+			if !slices.Contains(out, a) {
 				out = append(out, a)
 			}
 		}
 	}
 	return out
-}
-
-func containsAction(list []auth.Action, a auth.Action) bool {
-	for _, x := range list {
-		if x == a {
-			return true
-		}
-	}
-	return false
 }
 
 func (h *api) takeStep(w http.ResponseWriter, r *http.Request) {
@@ -455,9 +448,12 @@ func (h *api) upload(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		if part.FormName() != "file" {
-			b := make([]byte, 1024)
-			n, _ := part.Read(b)
-			fields[part.FormName()] = strings.TrimSpace(string(b[:n]))
+			b, err := io.ReadAll(io.LimitReader(part, 1024))
+			if err != nil {
+				writeJSON(w, http.StatusBadRequest, problem{Message: "The upload was cut short."})
+				return
+			}
+			fields[part.FormName()] = strings.TrimSpace(string(b))
 			continue
 		}
 		up, err := h.s.AddUpload(ctx, p, r.PathValue("id"), part.FileName(), fields["description"], fields["exposure_date"], part)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"mime/multipart"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -57,7 +58,7 @@ func (c apiClient) do(user, method, path, ifMatch string, body any) (*http.Respo
 }
 
 func TestAPI(t *testing.T) {
-	f := newFixture(t, Options{})
+	f, _ := filmFixture(t) // a real store, for the upload
 	guard := headerGuard{"referrer": referrer, "triager": triager, "booker": booker, "analyst": analyst, "definer": definer}
 	srv := httptest.NewServer(f.svc.Handler(guard))
 	defer srv.Close()
@@ -108,6 +109,38 @@ func TestAPI(t *testing.T) {
 	}
 	if resp, _ := c.do("", "GET", "/api/referrals/"+r.ID, "", nil); resp.StatusCode != http.StatusUnauthorized {
 		t.Fatalf("anonymous reading a referral: %d", resp.StatusCode)
+	}
+
+	// A film as a browser sends it: fields before the file, the
+	// description read whole.
+	var form bytes.Buffer
+	mw := multipart.NewWriter(&form)
+	desc := strings.Repeat("Periapical 38, distal root. ", 20) // longer than one read
+	mw.WriteField("description", desc)
+	mw.WriteField("exposure_date", "2026-10-30")
+	fw, _ := mw.CreateFormFile("file", "pa.jpg")
+	fw.Write(testJPEG(t))
+	mw.Close()
+	req, _ := http.NewRequest("POST", srv.URL+"/api/referrals/"+r.ID+"/uploads", &form)
+	req.Header.Set("Content-Type", mw.FormDataContentType())
+	req.Header.Set("X-Test-User", "referrer")
+	upResp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var up Upload
+	json.NewDecoder(upResp.Body).Decode(&up)
+	upResp.Body.Close()
+	if upResp.StatusCode != http.StatusCreated || up.Description != strings.TrimSpace(desc) || up.ExposureDate != "2026-10-30" || up.Kind != "jpeg" {
+		t.Fatalf("upload: %d %+v", upResp.StatusCode, up)
+	}
+
+	// Reading the history is a read of clinical data: audited.
+	if resp, _ := c.do("triager", "GET", "/api/referrals/"+r.ID+"/history", "", nil); resp.StatusCode != http.StatusOK {
+		t.Fatalf("history: %d", resp.StatusCode)
+	}
+	if last := f.audit.entries[len(f.audit.entries)-1]; last.Action != "referral.history" || last.User != triager.UserID || last.URN != r.URN {
+		t.Errorf("history read audited as %+v", last)
 	}
 
 	// The tracker: public, by URN and date of birth, nothing clinical.

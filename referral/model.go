@@ -139,6 +139,14 @@ type Patient struct {
 	Interpreter string `json:"interpreter,omitempty"`
 }
 
+// DICOMName is the patient's name as DICOM writes it: "FAMILY^GIVEN".
+func (p Patient) DICOMName() string { return dicomName(p.Family, p.Given) }
+
+// DICOMSex is the patient's sex as DICOM codes it (M, F, O), or "".
+func (p Patient) DICOMSex() string {
+	return map[string]string{"female": "F", "male": "M", "other": "O"}[p.Sex]
+}
+
 // Referrer is the dentist who refers, at their practice.
 type Referrer struct {
 	Name          string `json:"name,omitempty"`

@@ -429,6 +429,11 @@ func (s *Service) History(ctx context.Context, p auth.Principal, id string) ([]E
 	if access(p, r) != FullAccess {
 		return nil, ErrNotFound
 	}
+	// The history holds triagers' advice and questions: clinical, so read
+	// only once recorded.
+	if err := s.audit(ctx, p, r, "referral.history", "referral "+r.ID); err != nil {
+		return nil, err
+	}
 	return s.db.events(ctx, id)
 }
 

@@ -184,13 +184,12 @@ func (s *Service) storeUpload(ctx context.Context, r *Referral, up *Upload) erro
 	if up.Kind != "dicom" {
 		var buf bytes.Buffer
 		pt := r.Patient
-		sex := map[string]string{"female": "F", "male": "M", "other": "O"}[pt.Sex]
 		id, issuer := pt.NHSNumber, "NHS"
 		if id == "" {
 			id, issuer = r.URN, IssuerOfURN // the patient does not know their NHS number yet
 		}
 		_, err := sc.Wrap(&buf, f, "", sc.Request{
-			Patient:         sc.Patient{Name: dicomName(pt.Family, pt.Given), ID: id, IssuerOfID: issuer, BirthDate: strings.ReplaceAll(pt.BirthDate, "-", ""), Sex: sex},
+			Patient:         sc.Patient{Name: pt.DICOMName(), ID: id, IssuerOfID: issuer, BirthDate: strings.ReplaceAll(pt.BirthDate, "-", ""), Sex: pt.DICOMSex()},
 			AccessionNumber: r.URN, IssuerOfAccessionNumber: IssuerOfURN,
 			ExposureDate: strings.ReplaceAll(up.ExposureDate, "-", ""), Description: up.Description,
 			ReferringPhysicianName: dicomName(r.Referrer.Name, ""), InstitutionName: r.Referrer.PracticeName,

@@ -194,7 +194,7 @@ func permitted(p auth.Principal, r *Referral, ru rule) bool {
 		return true
 	}
 	for _, s := range ru.sides {
-		if org := r.orgOf(s); org != "" && org == p.Org && sideRoleFits(s, p.Role, ru.actions) {
+		if org := r.orgOf(s); org != "" && org == p.Org && sideRoleFits(s, p.Role) {
 			return true
 		}
 	}
@@ -203,7 +203,7 @@ func permitted(p auth.Principal, r *Referral, ru rule) bool {
 
 // sideRoleFits keeps a role to its own side: a referrer never triages
 // even at an organisation that happens to be both.
-func sideRoleFits(s side, role auth.Role, acts []auth.Action) bool {
+func sideRoleFits(s side, role auth.Role) bool {
 	switch s {
 	case sideReferrer:
 		return auth.Allowed(role, auth.ActionReferralCreate)

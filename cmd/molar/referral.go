@@ -74,11 +74,10 @@ func (w referralWorklist) ScheduledItems(ctx context.Context) ([]dimse.WorklistI
 	out := make([]dimse.WorklistItem, 0, len(reqs))
 	for _, r := range reqs {
 		p := r.Patient
-		sex := map[string]string{"female": "F", "male": "M", "other": "O"}[p.Sex]
 		date := strings.ReplaceAll(r.ExpectedDate, "-", "")
 		out = append(out, dimse.WorklistItem{
-			PatientName: strings.ToUpper(p.Family) + "^" + strings.ToUpper(p.Given), PatientID: p.NHSNumber, IssuerOfPatientID: "NHS",
-			PatientBirthDate: strings.ReplaceAll(p.BirthDate, "-", ""), PatientSex: sex,
+			PatientName: p.DICOMName(), PatientID: p.NHSNumber, IssuerOfPatientID: "NHS",
+			PatientBirthDate: strings.ReplaceAll(p.BirthDate, "-", ""), PatientSex: p.DICOMSex(),
 			AccessionNumber:               r.URN,
 			StudyInstanceUID:              referral.StudyUID(r.URN),
 			ReferringPhysicianName:        strings.ToUpper(r.Referrer),

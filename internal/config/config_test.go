@@ -73,9 +73,10 @@ func TestErrors(t *testing.T) {
 		func(c *Config) { c.DICOMweb.Root = "dicom-web" },
 		func(c *Config) { c.DICOMweb.Root = "/" },
 		func(c *Config) { c.DICOMweb.MaxResults = 0 },
-		func(c *Config) { c.HTTPSAddr = ":8443" },            // no certificate
-		func(c *Config) { c.TLSCert = "cert.pem" },           // no key
-		func(c *Config) { c.Notify.GovUKAPIKey = "key-x-y" }, // no template
+		func(c *Config) { c.HTTPSAddr = ":8443" },                         // no certificate
+		func(c *Config) { c.TLSCert = "cert.pem" },                        // no key
+		func(c *Config) { c.Notify.GovUKAPIKey = "key-x-y" },              // no template
+		func(c *Config) { c.Referral.PublicURL = "refer.example.nhs.uk" }, // no scheme
 	} {
 		c := Default()
 		mod(&c)
@@ -94,6 +95,7 @@ func TestErrors(t *testing.T) {
 	c.HTTPSAddr, c.TLSSelfSigned = ":8443", true
 	c.Notify.GovUKAPIKey, c.Notify.SMSTemplateID = "key-x-y", "template"
 	c.DICOMweb.CORSOrigins = []string{"*"}
+	c.Referral.PublicURL = "https://refer.example.nhs.uk"
 	if err := c.Validate(); err != nil {
 		t.Errorf("valid settings refused: %v", err)
 	}
