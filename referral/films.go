@@ -52,8 +52,14 @@ type Unmatched struct {
 // been taken and still be matched by NHS number.
 const matchWindow = 180 * 24 * time.Hour
 
-// Start runs Run in the background until ctx ends or the service closes.
+// Start runs the background work until ctx ends or the service closes:
+// Run, and the reminders of the chase list every hour.
 func (s *Service) Start(ctx context.Context) {
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		s.runReminders(ctx, time.Hour)
+	}()
 	if s.opts.Archive == nil {
 		return
 	}

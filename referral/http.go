@@ -17,38 +17,51 @@ import (
 	"github.com/molar-pacs/molar/internal/auth"
 )
 
-// Guard decides who a request is and whether its role may perform an
-// action (internal/auth's Service; in demo mode cmd/molar's wrapper).
+// Guard decides who a request is and whether its role may perform any
+// one of the actions (internal/auth's Service, which also records
+// refusals in the audit log).
 type Guard interface {
-	Check(r *http.Request, a auth.Action) (auth.Principal, error)
+	CheckAny(r *http.Request, actions ...auth.Action) (auth.Principal, error)
 }
 
 // Handler returns the JSON API (api/openapi.yaml), mounted at /api/.
 func (s *Service) Handler(g Guard) http.Handler {
 	h := &api{s: s, g: g, log: s.log}
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET /api/services", h.listServices)
-	mux.HandleFunc("GET /api/services/{id}", h.getService)
-	mux.HandleFunc("POST /api/services", h.putService)
-	mux.HandleFunc("PUT /api/services/{id}", h.putService)
-	mux.HandleFunc("GET /api/services/{id}/slots", h.listSlots)
-	mux.HandleFunc("POST /api/services/{id}/slots", h.addSlots)
-	mux.HandleFunc("POST /api/referrals", h.createDraft)
-	mux.HandleFunc("GET /api/referrals", h.findReferral)
-	mux.HandleFunc("GET /api/referrals/{id}", h.getReferral)
-	mux.HandleFunc("PUT /api/referrals/{id}", h.saveForm)
-	mux.HandleFunc("POST /api/referrals/{id}/steps", h.takeStep)
-	mux.HandleFunc("GET /api/referrals/{id}/history", h.history)
-	mux.HandleFunc("POST /api/referrals/{id}/trace", h.trace)
-	mux.HandleFunc("POST /api/referrals/{id}/uploads", h.upload)
-	mux.HandleFunc("POST /api/prepared", h.prepared)
-	mux.HandleFunc("GET /api/worklists/{name}", h.worklist)
-	mux.HandleFunc("GET /api/films/unmatched", h.unmatched)
-	mux.HandleFunc("POST /api/films/unmatched/{study}/attach", h.attachFilm)
-	mux.HandleFunc("GET /api/track", h.track)
-	mux.HandleFunc("GET /api/reports/summary", h.reportSummary)
-	mux.HandleFunc("GET /api/reports/referrals.csv", h.reportCSV)
+	for _, rt := range routes {
+		mux.HandleFunc(rt.pattern, rt.handler(h))
+	}
 	return mux
+}
+
+// routes are the API's routes; api/openapi.yaml describes each, and a
+// test holds the two to each other.
+var routes = []struct {
+	pattern string
+	handler func(*api) http.HandlerFunc
+}{
+	{"GET /api/services", func(h *api) http.HandlerFunc { return h.listServices }},
+	{"GET /api/services/{id}", func(h *api) http.HandlerFunc { return h.getService }},
+	{"POST /api/services", func(h *api) http.HandlerFunc { return h.putService }},
+	{"PUT /api/services/{id}", func(h *api) http.HandlerFunc { return h.putService }},
+	{"GET /api/services/{id}/slots", func(h *api) http.HandlerFunc { return h.listSlots }},
+	{"POST /api/services/{id}/slots", func(h *api) http.HandlerFunc { return h.addSlots }},
+	{"POST /api/referrals", func(h *api) http.HandlerFunc { return h.createDraft }},
+	{"GET /api/referrals", func(h *api) http.HandlerFunc { return h.findReferral }},
+	{"GET /api/referrals/{id}", func(h *api) http.HandlerFunc { return h.getReferral }},
+	{"PUT /api/referrals/{id}", func(h *api) http.HandlerFunc { return h.saveForm }},
+	{"POST /api/referrals/{id}/steps", func(h *api) http.HandlerFunc { return h.takeStep }},
+	{"POST /api/referrals/{id}/reminders", func(h *api) http.HandlerFunc { return h.remind }},
+	{"GET /api/referrals/{id}/history", func(h *api) http.HandlerFunc { return h.history }},
+	{"POST /api/referrals/{id}/trace", func(h *api) http.HandlerFunc { return h.trace }},
+	{"POST /api/referrals/{id}/uploads", func(h *api) http.HandlerFunc { return h.upload }},
+	{"POST /api/prepared", func(h *api) http.HandlerFunc { return h.prepared }},
+	{"GET /api/worklists/{name}", func(h *api) http.HandlerFunc { return h.worklist }},
+	{"GET /api/films/unmatched", func(h *api) http.HandlerFunc { return h.unmatched }},
+	{"POST /api/films/unmatched/{study}/attach", func(h *api) http.HandlerFunc { return h.attachFilm }},
+	{"GET /api/track", func(h *api) http.HandlerFunc { return h.track }},
+	{"GET /api/reports/summary", func(h *api) http.HandlerFunc { return h.reportSummary }},
+	{"GET /api/reports/referrals.csv", func(h *api) http.HandlerFunc { return h.reportCSV }},
 }
 
 type api struct {
@@ -60,17 +73,9 @@ type api struct {
 // check asks the guard for any one of actions; it writes the refusal and
 // returns false when none is allowed.
 func (h *api) check(w http.ResponseWriter, r *http.Request, actions ...auth.Action) (auth.Principal, context.Context, bool) {
-	var err error
-	for _, a := range actions {
-		var p auth.Principal
-		p, err = h.g.Check(r, a)
-		if err == nil {
-			return p, withClient(r.Context(), clientAddr(r)), true
-		}
-		var ae *auth.AccessError
-		if !errors.As(err, &ae) || ae.Status != http.StatusForbidden {
-			break // not signed in, or a failure: asking again will not help
-		}
+	p, err := h.g.CheckAny(r, actions...)
+	if err == nil {
+		return p, withClient(r.Context(), clientAddr(r)), true
 	}
 	var ae *auth.AccessError
 	if errors.As(err, &ae) {
@@ -390,6 +395,29 @@ func (h *api) takeStep(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	out, err := h.s.Take(ctx, p, r.PathValue("id"), version, req)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	writeReferral(w, http.StatusOK, out, nil)
+}
+
+func (h *api) remind(w http.ResponseWriter, r *http.Request) {
+	var req struct {
+		Comment string `json:"comment"`
+	}
+	if !decode(w, r, &req) {
+		return
+	}
+	p, ctx, ok := h.check(w, r, auth.ActionReferralTriage)
+	if !ok {
+		return
+	}
+	version, ok := ifMatch(w, r)
+	if !ok {
+		return
+	}
+	out, err := h.s.Remind(ctx, p, r.PathValue("id"), version, req.Comment)
 	if err != nil {
 		h.fail(w, r, err)
 		return

@@ -89,8 +89,11 @@ type Summary struct {
 	FilmsDue    bool         `json:"films_due"` // radiographs promised, none filed
 	Service     string       `json:"service,omitempty"`
 	Appointment *Appointment `json:"appointment,omitempty"`
-	// Chase says what is outstanding, on the chase list.
-	Chase string `json:"chase,omitempty"`
+	// Chase says what is outstanding, on the chase list; Reminders how
+	// often the practice was reminded, LastReminded when.
+	Chase        string    `json:"chase,omitempty"`
+	Reminders    int       `json:"reminders,omitempty"`
+	LastReminded time.Time `json:"last_reminded,omitzero"`
 }
 
 // worklist names what a list shows: statuses at the caller's
@@ -123,10 +126,12 @@ func Worklists() []string {
 	return names
 }
 
-// Reminder intervals for the chase list.
+// When something outstanding goes on the chase list, and how often the
+// practice is reminded of it after that.
 const (
 	chaseFilmsAfter = 3 * 24 * time.Hour // promised films not arrived
 	chaseInfoAfter  = 7 * 24 * time.Hour // question unanswered
+	remindEvery     = 3 * 24 * time.Hour
 )
 
 // Worklist returns the named list for the caller's organisation, in
@@ -201,7 +206,7 @@ func summarize(r *Referral, now time.Time, clinical bool) Summary {
 		Patient: strings.ToUpper(r.Patient.Family) + ", " + r.Patient.Given, NHSNumber: r.Patient.NHSNumber, BirthDate: r.Patient.BirthDate,
 		Urgency: r.Clinical.Urgency, Practice: r.Referrer.PracticeName, Submitted: r.Submitted, StatusSince: r.StatusSince,
 		WaitingDays: int(now.Sub(since) / (24 * time.Hour)), Films: len(r.Films), FilmsDue: r.Radiographs.Attached && len(r.Films) == 0,
-		Service: r.ProviderService, Appointment: r.Appointment}
+		Service: r.ProviderService, Appointment: r.Appointment, Reminders: r.Reminders, LastReminded: r.LastReminded}
 	if clinical {
 		sum.Procedure = Procedures[r.Clinical.Procedure]
 	}

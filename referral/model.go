@@ -293,6 +293,11 @@ type Referral struct {
 	// redirection, for reports.
 	ReturnReason string `json:"return_reason,omitempty"`
 
+	// Reminders counts the reminders the practice was sent about what
+	// is outstanding (films, an answer); LastReminded is the latest.
+	Reminders    int       `json:"reminders,omitempty"`
+	LastReminded time.Time `json:"last_reminded,omitzero"`
+
 	Created   time.Time `json:"created"`
 	Updated   time.Time `json:"updated"`
 	Submitted time.Time `json:"submitted,omitzero"`

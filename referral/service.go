@@ -43,8 +43,12 @@ type Options struct {
 	// PublicURL is the server's address as patients reach it, for the
 	// tracking link in texts (e.g. https://refer.example.nhs.uk).
 	PublicURL string
-	Logger    *slog.Logger
-	Now       func() time.Time
+	// URNKey keys the URN permutation of a new index; nil: a random key.
+	// A demo region sets a fixed one so that its URNs are the same on
+	// every machine. Once an index has a key, this is ignored.
+	URNKey []byte
+	Logger *slog.Logger
+	Now    func() time.Time
 }
 
 // Service is the referral system. It is safe for concurrent use.
@@ -103,7 +107,10 @@ func (s *Service) urnKey() ([]byte, error) {
 	if !errors.Is(err, ErrNotFound) {
 		return nil, err
 	}
-	key := urn.NewKey()
+	key := s.opts.URNKey
+	if key == nil {
+		key = urn.NewKey()
+	}
 	w := s.db.newWriter()
 	if err := w.set(pMeta+"urn-key", hex.EncodeToString(key)); err != nil {
 		return nil, err
@@ -200,6 +207,24 @@ func (s *Service) audit(ctx context.Context, p auth.Principal, r *Referral, acti
 }
 
 type clientKey struct{}
+
+// denied records a refused attempt on a referral: the matrix let the
+// role through, but the referral is another organisation's or the step
+// is not the caller's to take. Nothing clinical was served; the entry
+// names the referral so its owners can see who tried.
+func (s *Service) denied(ctx context.Context, p auth.Principal, r *Referral, action, why string) {
+	if s.opts.Audit == nil || p.Via == auth.ViaBootstrap {
+		return
+	}
+	e := audit.Entry{User: p.UserID, Role: string(p.Role), Org: p.Org, OnBehalfOf: p.OnBehalfOf,
+		URN: r.URN, Action: action, Resource: "referral " + r.ID, Outcome: audit.OutcomeDenied, Detail: why}
+	if c, ok := clientFrom(ctx); ok {
+		e.ClientAddr = c
+	}
+	if err := s.opts.Audit.Record(context.WithoutCancel(ctx), e); err != nil {
+		s.log.Error("referral: recording a refusal failed", "referral", r.describe(), "err", err)
+	}
+}
 
 // withClient puts the remote address in ctx for audit entries.
 func withClient(ctx context.Context, addr string) context.Context {
@@ -301,6 +326,7 @@ func (s *Service) update(ctx context.Context, p auth.Principal, id string, versi
 		return nil, err
 	}
 	if access(p, old) == NoAccess {
+		s.denied(ctx, p, old, "referral.change", "not a referral of the caller's organisation")
 		return nil, ErrNotFound
 	}
 	if version != 0 && old.Version != version {
@@ -313,6 +339,9 @@ func (s *Service) update(ctx context.Context, p auth.Principal, id string, versi
 	events, err := fn(r, now)
 	if errors.Is(err, errNoChange) {
 		return old, nil
+	}
+	if errors.Is(err, ErrForbidden) {
+		s.denied(ctx, p, old, "referral.change", err.Error())
 	}
 	if err != nil {
 		return nil, err
@@ -417,6 +446,7 @@ func (s *Service) shown(ctx context.Context, p auth.Principal, r *Referral) (*Re
 		}
 		return bookingView(r), nil
 	}
+	s.denied(ctx, p, r, audit.ActionReferralView, "not a referral of the caller's organisation")
 	return nil, ErrNotFound
 }
 
@@ -427,6 +457,7 @@ func (s *Service) History(ctx context.Context, p auth.Principal, id string) ([]E
 		return nil, err
 	}
 	if access(p, r) != FullAccess {
+		s.denied(ctx, p, r, "referral.history", "not a referral of the caller's organisation")
 		return nil, ErrNotFound
 	}
 	// The history holds triagers' advice and questions: clinical, so read

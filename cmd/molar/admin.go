@@ -8,7 +8,6 @@ import (
 	"os"
 	"time"
 
-	"github.com/molar-pacs/molar/internal/demo"
 	"github.com/molar-pacs/molar/internal/importer"
 	"github.com/molar-pacs/molar/store"
 	"golang.org/x/term"
@@ -157,23 +156,5 @@ func runFsck(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		}
 		return exitCode(1)
 	}
-	return nil
-}
-
-func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	cfg, _, err := loadConfig("demo", args, stderr, nil)
-	if err != nil {
-		return err
-	}
-	archive, err := openStore(ctx, cfg, newLogger(cfg, stderr))
-	if err != nil {
-		return err
-	}
-	defer archive.Close()
-	n, err := demo.Seed(ctx, archive)
-	if err != nil {
-		return err
-	}
-	fmt.Fprintf(stdout, "Demo data in %s: %d new instances, %d studies.\n", cfg.DataDir, n, len(demo.Patients))
 	return nil
 }

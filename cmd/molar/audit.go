@@ -3,10 +3,12 @@ package main
 import (
 	"context"
 	"fmt"
+	"strings"
 
 	"github.com/molar-pacs/molar/dicomweb"
 	"github.com/molar-pacs/molar/dimse"
 	"github.com/molar-pacs/molar/internal/audit"
+	"github.com/molar-pacs/molar/internal/auth"
 	"github.com/molar-pacs/molar/viewer"
 )
 
@@ -44,4 +46,18 @@ func (t auditTrail) RecordAccess(ctx context.Context, a dimse.Access) error {
 func (t auditTrail) RecordView(ctx context.Context, v viewer.View) error {
 	return t.log.Record(ctx, audit.Entry{User: v.User, Role: v.Role, Org: v.Org, OnBehalfOf: v.OnBehalfOf, URN: v.URN, NHSNumber: v.NHSNumber, Action: v.Action,
 		Resource: v.Resource, ClientAddr: v.Client, Outcome: audit.OutcomeOK})
+}
+
+// RecordDenial records a request the permission matrix refused: who, for
+// which actions, and why. No clinical data was served, so it names no
+// patient; the path says what was asked for.
+func (t auditTrail) RecordDenial(ctx context.Context, d auth.Denial) error {
+	actions := make([]string, len(d.Actions))
+	for i, a := range d.Actions {
+		actions[i] = string(a)
+	}
+	p := d.Principal
+	return t.log.Record(ctx, audit.Entry{User: p.UserID, Role: string(p.Role), Org: p.Org, OnBehalfOf: p.OnBehalfOf,
+		Action: "access." + strings.Join(actions, "|"), Resource: d.Method + " " + d.Path, ClientAddr: d.Client,
+		Outcome: audit.OutcomeDenied, Detail: d.Reason})
 }

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
@@ -12,8 +11,6 @@ import (
 
 	"github.com/molar-pacs/molar/dimse"
 	"github.com/molar-pacs/molar/internal/config"
-	"github.com/molar-pacs/molar/internal/dcm"
-	"github.com/molar-pacs/molar/internal/demo"
 )
 
 // policyFromConfig turns the configuration into the DIMSE acceptance policy.
@@ -63,9 +60,6 @@ func newDICOMServer(cfg *config.Config, archive dimse.Archive, log *slog.Logger)
 		ARTIMTimeout:    artim,
 		ClientTLS:       &tls.Config{MinVersion: tls.VersionTLS12},
 	}
-	if cfg.Demo {
-		srv.Worklist = demoWorklist{}
-	}
 	return srv, nil
 }
 
@@ -93,27 +87,4 @@ func serverTLS(cfg *config.Config) (*tls.Config, error) {
 		tc.ClientCAs, tc.ClientAuth = pool, tls.VerifyClientCertIfGiven
 	}
 	return tc, nil
-}
-
-// demoWorklist offers the demo referrals awaiting images.
-type demoWorklist struct{}
-
-func (demoWorklist) ScheduledItems(context.Context) ([]dimse.WorklistItem, error) {
-	out := make([]dimse.WorklistItem, 0, len(demo.Awaiting))
-	for i, r := range demo.Awaiting {
-		out = append(out, dimse.WorklistItem{
-			PatientName: r.Name, PatientID: r.NHSNumber, IssuerOfPatientID: "NHS",
-			PatientBirthDate: r.BirthDate, PatientSex: r.Sex,
-			AccessionNumber:               r.URN,
-			StudyInstanceUID:              dcm.NameUID("demo/study/" + r.URN),
-			RequestedProcedureID:          r.URN,
-			RequestedProcedureDescription: r.Procedure,
-			Modality:                      r.Modality,
-			ScheduledStartDate:            r.Date,
-			ScheduledStartTime:            "090000",
-			ScheduledStepID:               fmt.Sprintf("SPS%d", i+1),
-			ScheduledStepDescription:      r.Procedure,
-		})
-	}
-	return out, nil
 }

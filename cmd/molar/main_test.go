@@ -16,6 +16,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/molar-pacs/molar/internal/demo"
 )
 
 var molarBin string
@@ -93,7 +95,7 @@ func TestServeHealthMetricsAndGracefulStop(t *testing.T) {
 		t.Errorf("/metrics does not count the demo instances: %d\n%.2000s", code, body)
 	}
 	// Demo mode: the archive browser lists the demo patients without sign-in.
-	if code, body := get("/archive/"); code != 200 || !strings.Contains(body, "SMITH, Olivia") || !strings.Contains(body, "DEMO4K7Q2X") {
+	if code, body := get("/archive/"); code != 200 || !strings.Contains(body, "SMITH, Olivia") || !strings.Contains(body, demo.URN(0)) {
 		t.Errorf("/archive/: %d\n%.1500s", code, body)
 	}
 	if code, _ := get("/no-such-page"); code != 404 {
@@ -106,18 +108,20 @@ func TestServeHealthMetricsAndGracefulStop(t *testing.T) {
 	if out, code := molar(t, "echo", target); code != 0 || !strings.Contains(out, "success") {
 		t.Errorf("molar echo: exit %d\n%s", code, out)
 	}
-	if out, code := molar(t, "find", target, "-k", "AccessionNumber=DEMO4K7Q2X", "-k", "PatientName", "-k", "StudyInstanceUID"); code != 0 ||
+	if out, code := molar(t, "find", target, "-k", "AccessionNumber="+demo.URN(0), "-k", "PatientName", "-k", "StudyInstanceUID"); code != 0 ||
 		!strings.Contains(out, "PatientName = SMITH^OLIVIA") || !strings.Contains(out, "1 match") {
 		t.Errorf("molar find: exit %d\n%s", code, out)
 	}
-	if out, code := molar(t, "find", "--model", "worklist", target); code != 0 || !strings.Contains(out, "DEMO5P2L8R") {
+	// Freddie Green's films are promised, not sent: the worklist offers him.
+	if out, code := molar(t, "find", "--model", "worklist", target); code != 0 || !strings.Contains(out, demo.URN(15)) || strings.Contains(out, demo.URN(0)) {
 		t.Errorf("molar find --model worklist: exit %d\n%s", code, out)
 	}
 	sample := "/usr/lib/python3/dist-packages/pydicom/data/test_files/CT_small.dcm"
 	if out, code := molar(t, "store", target, sample); code != 0 || !strings.Contains(out, "1 stored") {
 		t.Errorf("molar store: exit %d\n%s", code, out)
 	}
-	out, code := molar(t, "find", target, "-k", "AccessionNumber=DEMO8M3R5T", "-k", "StudyInstanceUID")
+	// Harry Jones's two periapicals.
+	out, code := molar(t, "find", target, "-k", "AccessionNumber="+demo.URN(1), "-k", "StudyInstanceUID")
 	study := regexp.MustCompile(`StudyInstanceUID = (\S+)`).FindStringSubmatch(out)
 	if code != 0 || study == nil {
 		t.Fatalf("molar find for the study to move: exit %d\n%s", code, out)
@@ -217,10 +221,10 @@ func TestBadCommandLines(t *testing.T) {
 func TestDemoAndRepair(t *testing.T) {
 	data := t.TempDir()
 	out, code := molar(t, "demo", "--data", data)
-	if code != 0 || !strings.Contains(out, "15 new instances, 5 studies") {
+	if code != 0 || !strings.Contains(out, "17 referrals, 30 films") || !strings.Contains(out, demo.URN(0)+"   Olivia Smith       1984-03-12") {
 		t.Fatalf("demo: exit %d\n%s", code, out)
 	}
-	if out, _ := molar(t, "demo", "--data", data); !strings.Contains(out, "0 new instances") {
+	if out, _ := molar(t, "demo", "--data", data); !strings.Contains(out, "nothing to do") || !strings.Contains(out, demo.URN(0)) {
 		t.Errorf("second demo run is not idempotent:\n%s", out)
 	}
 
@@ -229,18 +233,18 @@ func TestDemoAndRepair(t *testing.T) {
 		t.Fatal(err)
 	}
 	out, code = molar(t, "fsck", "--data", data, "--repair")
-	if code != 0 || !strings.Contains(out, "Index rebuilt from blobs: 15 instances") || !strings.Contains(out, "0 problems") {
+	if code != 0 || !strings.Contains(out, "Index rebuilt from blobs: 30 instances") || !strings.Contains(out, "0 problems") {
 		t.Fatalf("fsck --repair: exit %d\n%s", code, out)
 	}
-	// The rebuilt index answers as before: seeding finds everything present.
-	if out, _ := molar(t, "demo", "--data", data); !strings.Contains(out, "0 new instances") {
-		t.Errorf("after repair, demo data is not found:\n%s", out)
+	// The rebuilt index agrees with the blobs.
+	if out, code := molar(t, "fsck", "--data", data); code != 0 || !strings.Contains(out, "Checked 30 instances") {
+		t.Errorf("after repair: exit %d\n%s", code, out)
 	}
 
 	// A blob that changed on disk is a problem fsck reports, with exit 1.
 	blobs, _ := filepath.Glob(filepath.Join(data, "blobs", "*", "*.dcm"))
-	if len(blobs) != 15 {
-		t.Fatalf("%d blob files, want 15", len(blobs))
+	if len(blobs) != 30 {
+		t.Fatalf("%d blob files, want 30", len(blobs))
 	}
 	f, err := os.OpenFile(blobs[0], os.O_WRONLY|os.O_APPEND, 0)
 	if err != nil {

@@ -14,6 +14,7 @@ import (
 	"testing"
 
 	"github.com/molar-pacs/molar/internal/auth"
+	"github.com/molar-pacs/molar/internal/demo"
 	"github.com/molar-pacs/molar/internal/synth"
 )
 
@@ -37,7 +38,7 @@ func TestMatrixOnRealHandlers(t *testing.T) {
 
 	// The demo study to read, found anonymously (demo mode).
 	var studies []map[string]struct{ Value []string }
-	resp, err := http.Get(base + "/dicom-web/studies?AccessionNumber=DEMO4K7Q2X")
+	resp, err := http.Get(base + "/dicom-web/studies?AccessionNumber=" + demo.URN(0))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -60,9 +61,9 @@ func TestMatrixOnRealHandlers(t *testing.T) {
 		}
 	}
 	cells := []cell{
-		{auth.ActionDICOMwebSearch, get("/dicom-web/studies?AccessionNumber=DEMO4K7Q2X")},
+		{auth.ActionDICOMwebSearch, get("/dicom-web/studies?AccessionNumber=" + demo.URN(0))},
 		{auth.ActionDICOMwebRetrieve, get("/dicom-web/studies/" + study + "/metadata")},
-		{auth.ActionFilmView, get("/archive/?q=DEMO4K7Q2X")},
+		{auth.ActionFilmView, get("/archive/?q=" + demo.URN(0))},
 		{auth.ActionAuditRead, get("/admin/audit")},
 		{auth.ActionOutboxRead, get("/admin/outbox?format=json")},
 		{auth.ActionDICOMwebStore, func(c *http.Client, csrf string) (*http.Response, error) {
@@ -105,7 +106,7 @@ func TestMatrixOnRealHandlers(t *testing.T) {
 				if resp.StatusCode != want {
 					t.Errorf("%s: %d, want %d: %.200s", c.action, resp.StatusCode, want, body)
 				}
-				if want == http.StatusForbidden && (strings.Contains(string(body), "SMITH") || strings.Contains(string(body), "9990000018") || strings.Contains(string(body), "DEMO4K7Q2X")) {
+				if want == http.StatusForbidden && (strings.Contains(string(body), "SMITH") || strings.Contains(string(body), "9990000018") || strings.Contains(string(body), demo.URN(0))) {
 					t.Errorf("%s: the refusal shows patient data: %.200s", c.action, body)
 				}
 				tested++
@@ -114,21 +115,31 @@ func TestMatrixOnRealHandlers(t *testing.T) {
 				return
 			}
 			// The clinician's reads are in the audit log with role and
-			// organisation; the refused ones of other roles are not.
+			// organisation; the refused attempts of other roles are there
+			// as refusals, never as reads, and name no patient.
 			resp, err := client.Get(base + "/admin/audit?format=json&limit=1000")
 			if err != nil {
 				t.Fatal(err)
 			}
 			defer resp.Body.Close()
 			var page struct {
-				Entries []struct{ User, Role, Org, Action, URN string }
+				Entries []struct {
+					User, Role, Org, Action, URN, Outcome, Detail string
+					NHSNumber                                     string `json:"nhs_number"`
+				}
 			}
 			if err := json.NewDecoder(resp.Body).Decode(&page); err != nil {
 				t.Fatal(err)
 			}
-			reads := map[string]int{}
+			reads, refusals := map[string]int{}, map[string]int{}
 			for _, e := range page.Entries {
-				if e.Role != "" && e.Role != "demo" {
+				switch {
+				case e.Outcome == "denied":
+					refusals[e.Role]++
+					if e.URN != "" || e.NHSNumber != "" || e.Detail == "" || !strings.HasPrefix(e.Action, "access.") {
+						t.Errorf("refusal entry: %+v", e)
+					}
+				case e.Role != "" && e.Role != "demo":
 					reads[e.Role]++
 				}
 				if e.Role == string(auth.RoleClinician) && (e.Org == "" || e.User == "") {
@@ -137,6 +148,9 @@ func TestMatrixOnRealHandlers(t *testing.T) {
 			}
 			if reads[string(auth.RoleClinician)] < 3 || reads[string(auth.RoleBookingManager)] != 0 || reads[string(auth.RoleAnalyst)] != 0 {
 				t.Errorf("audit entries by role: %v; want the clinician's reads and none for refused roles", reads)
+			}
+			if refusals[string(auth.RoleBookingManager)] == 0 || refusals[string(auth.RoleAnalyst)] == 0 || refusals[string(auth.RoleClinician)] == 0 {
+				t.Errorf("refusals by role: %v; want the booking manager's, the analyst's and the clinician's (the audit log)", refusals)
 			}
 		})
 	}

@@ -7,28 +7,44 @@ import (
 	"net"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/molar-pacs/molar/dimse"
 	"github.com/molar-pacs/molar/forward"
-	"github.com/molar-pacs/molar/internal/audit"
 	"github.com/molar-pacs/molar/internal/config"
+	"github.com/molar-pacs/molar/internal/demo"
 	"github.com/molar-pacs/molar/internal/demographics"
 	"github.com/molar-pacs/molar/referral"
 	"github.com/molar-pacs/molar/store"
 )
 
+// referralDeps are what the referral service works with.
+type referralDeps struct {
+	archive *store.Store
+	audit   referral.Recorder // nil: reads are not audited (demo seeding only)
+	texts   referral.Notifier
+	forward *forward.Queue
+	now     func() time.Time // nil: the real time
+}
+
 // openReferrals opens the referral service on the archive, the audit log
 // and the patient texts.
-func openReferrals(ctx context.Context, cfg *config.Config, archive *store.Store, auditLog *audit.Log, texts referral.Notifier, fq *forward.Queue, log *slog.Logger) (*referral.Service, error) {
+func openReferrals(ctx context.Context, cfg *config.Config, d referralDeps, log *slog.Logger) (*referral.Service, error) {
 	opts := referral.Options{
-		Forwarder: forwarder{fq},
+		Forwarder: forwarder{d.forward},
 		Dir:       filepath.Join(cfg.DataDir, "referral"),
-		Archive:   archive,
-		Ingester:  archive,
-		Audit:     auditLog,
-		Notifier:  texts,
+		Archive:   d.archive,
+		Ingester:  d.archive,
+		Audit:     d.audit,
+		Notifier:  d.texts,
 		PublicURL: publicURL(cfg),
 		Logger:    log.With("component", "referral"),
+		Now:       d.now,
+	}
+	if cfg.Demo {
+		// Only a new index takes the key: a demo region's URNs are the
+		// same everywhere, so the README can name them.
+		opts.URNKey = demo.URNKey
 	}
 	if cfg.Referral.DemographicsCSV != "" {
 		table, err := demographics.LoadTable(cfg.Referral.DemographicsCSV)

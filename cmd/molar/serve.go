@@ -60,14 +60,6 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			log.Info("archive closed cleanly")
 		}
 	}()
-	if cfg.Demo {
-		n, err := demo.Seed(ctx, archive)
-		if err != nil {
-			return fmt.Errorf("seed demo data: %w", err)
-		}
-		log.Info("demo data ready", "new_instances", n, "studies", len(demo.Patients))
-	}
-
 	auditLog, err := audit.Open(ctx, audit.Options{Dir: filepath.Join(cfg.DataDir, "audit"), Logger: log.With("component", "audit")})
 	if err != nil {
 		return fmt.Errorf("open audit log: %w", err)
@@ -91,6 +83,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	accounts, err := auth.New(ctx, auth.Config{
 		Dir:            filepath.Join(cfg.DataDir, "auth"),
 		Notifier:       trackedSender{msgs.tracker},
+		Denials:        trail,
 		Logger:         log.With("component", "auth"),
 		BootstrapToken: cfg.APIToken,
 		// DESIGN.md promises the bootstrap token full rights, clinical
@@ -122,7 +115,13 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		}
 	}()
 	go fq.Run(ctx)
-	refs, err := openReferrals(ctx, cfg, archive, auditLog, trackedSender{msgs.tracker}, fq, log)
+	var region demo.Summary
+	if cfg.Demo {
+		if region, err = seedDemoRegion(ctx, cfg, accounts, referralDeps{archive: archive, texts: trackedSender{msgs.tracker}, forward: fq}, log); err != nil {
+			return err
+		}
+	}
+	refs, err := openReferrals(ctx, cfg, referralDeps{archive: archive, audit: auditLog, texts: trackedSender{msgs.tracker}, forward: fq}, log)
 	if err != nil {
 		return fmt.Errorf("open referrals: %w", err)
 	}
@@ -168,9 +167,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	dicomSrv.Auditor = trail
-	if !cfg.Demo {
-		dicomSrv.Worklist = referralWorklist{refs}
-	}
+	dicomSrv.Worklist = referralWorklist{refs}
 	dln, err := net.Listen("tcp", cfg.DICOMAddr)
 	if err != nil {
 		ln.Close()
@@ -213,8 +210,9 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fmt.Fprintf(stdout, "Molar %s is serving.\n  Browser:  http://%s/archive/\n  DICOMweb: http://%s%s\n  Archive:  %s\n  DICOM:    AE title %s on %s\n%s",
 		version, browserAddr(ln.Addr()), browserAddr(ln.Addr()), web.Root(), cfg.DataDir, cfg.AETitle, browserAddr(dln.Addr()), tlsLine)
 	if cfg.Demo {
-		fmt.Fprintf(stdout, "  Try:      echoscu -aec %[1]s localhost %[2]d\n            findscu -S -aec %[1]s -k QueryRetrieveLevel=STUDY -k AccessionNumber=DEMO4K7Q2X -k PatientName localhost %[2]d\n",
-			cfg.AETitle, dln.Addr().(*net.TCPAddr).Port)
+		fmt.Fprintf(stdout, "  Try:      echoscu -aec %[1]s localhost %[2]d\n            findscu -S -aec %[1]s -k QueryRetrieveLevel=STUDY -k AccessionNumber=%[3]s -k PatientName localhost %[2]d\n",
+			cfg.AETitle, dln.Addr().(*net.TCPAddr).Port, demo.URN(0))
+		printRegion(stdout, region)
 		fmt.Fprintf(stdout, "  Sign in:  http://%s/login as any of these, password %s; the code arrives at http://%s/admin/outbox\n",
 			browserAddr(ln.Addr()), auth.DemoPassword, browserAddr(ln.Addr()))
 		for _, a := range demoAccounts {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -165,5 +166,65 @@ func TestCheckForAGuard(t *testing.T) {
 	_, err = f.svc.Check(req, ActionDICOMwebSearch)
 	if !errors.As(err, &ae) || ae.Status != http.StatusUnauthorized || ae.Challenge != `Bearer realm="molar"` {
 		t.Errorf("anonymous: %#v", err)
+	}
+}
+
+// denialLog is a DenialRecorder that keeps what it hears.
+type denialLog struct {
+	mu  sync.Mutex
+	got []Denial
+}
+
+func (l *denialLog) RecordDenial(_ context.Context, d Denial) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.got = append(l.got, d)
+	return nil
+}
+
+func (l *denialLog) all() []Denial {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return append([]Denial(nil), l.got...)
+}
+
+func TestRefusalsRecorded(t *testing.T) {
+	t.Parallel()
+	denials := &denialLog{}
+	f := newFixture(t, func(c *Config) { c.Denials = denials })
+	_, secret, err := f.svc.IssueCredential(context.Background(), NewCredential{Kind: KindBearer, Name: "booking", Role: RoleBookingManager, Org: fxTrust})
+	if err != nil {
+		t.Fatal(err)
+	}
+	req := httptestRequest(http.MethodGet, "/dicom-web/studies?PatientID=9434765919")
+	req.Header.Set("Authorization", "Bearer "+secret)
+	req.RemoteAddr = "192.0.2.7:5555"
+
+	// Allowed by the second of two actions: nothing to record.
+	if _, err := f.svc.CheckAny(req, ActionReferralView, ActionReferralBook); err != nil {
+		t.Fatalf("booking manager, view or book: %v", err)
+	}
+	if got := denials.all(); len(got) != 0 {
+		t.Fatalf("an allowed request was recorded as refused: %+v", got)
+	}
+	// Refused for both: recorded once, naming both, without the query.
+	if _, err := f.svc.CheckAny(req, ActionDICOMwebSearch, ActionReferralView); err == nil {
+		t.Fatal("booking manager searching DICOMweb was allowed")
+	}
+	got := denials.all()
+	if len(got) != 1 {
+		t.Fatalf("%d refusals recorded, want 1", len(got))
+	}
+	d := got[0]
+	if d.Principal.Role != RoleBookingManager || d.Principal.Org != fxTrust || len(d.Actions) != 2 || d.Reason == "" ||
+		d.Method != http.MethodGet || d.Path != "/dicom-web/studies" || d.Client != "192.0.2.7" {
+		t.Errorf("refusal: %+v", d)
+	}
+	// Not signed in is not a refusal by the matrix.
+	if _, err := f.svc.Check(httptestRequest(http.MethodGet, "/dicom-web/studies"), ActionDICOMwebSearch); err == nil {
+		t.Fatal("anonymous allowed")
+	}
+	if n := len(denials.all()); n != 1 {
+		t.Errorf("anonymous request recorded as a refusal: %d", n)
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"mime"
+	"net"
 	"net/http"
 	"net/url"
 	"strings"
@@ -97,8 +98,20 @@ func invalidToken(msg string) *AccessError {
 // response: Require does, and other callers (the DICOMweb guard) answer in
 // their own way.
 func (s *Service) Check(r *http.Request, a Action) (Principal, error) {
-	if !a.Valid() {
-		return Principal{}, fmt.Errorf("auth check: unknown action %q", a)
+	return s.CheckAny(r, a)
+}
+
+// CheckAny is Check for a request that any one of several actions
+// permits (a referral's history: a referrer's or a clinician's). A
+// refusal is recorded once, naming every action asked for.
+func (s *Service) CheckAny(r *http.Request, actions ...Action) (Principal, error) {
+	if len(actions) == 0 {
+		return Principal{}, errors.New("auth check: no action")
+	}
+	for _, a := range actions {
+		if !a.Valid() {
+			return Principal{}, fmt.Errorf("auth check: unknown action %q", a)
+		}
 	}
 	p, err := s.authenticate(r)
 	if err != nil {
@@ -110,13 +123,47 @@ func (s *Service) Check(r *http.Request, a Action) (Principal, error) {
 			return Principal{}, err
 		}
 	}
-	d := decideFor(p, a, s.cfg.BootstrapFullAccess)
-	if !d.Allowed {
-		s.log.Info("auth: refused", "user", p.UserID, "role", p.Role, "org", p.Org, "via", p.Via, "action", a, "why", d.Reason)
-		return Principal{}, &AccessError{Status: http.StatusForbidden, Decision: &d,
-			Message: fmt.Sprintf("Forbidden: as %s you may not do this (%s). If you need to, ask your administrator.", p.Role.Label(), a)}
+	var d Decision
+	for _, a := range actions {
+		if d = decideFor(p, a, s.cfg.BootstrapFullAccess); d.Allowed {
+			return p, nil
+		}
 	}
-	return p, nil
+	s.log.Info("auth: refused", "user", p.UserID, "role", p.Role, "org", p.Org, "via", p.Via, "actions", actions, "why", d.Reason)
+	s.recordDenial(r, p, actions, d.Reason)
+	return Principal{}, &AccessError{Status: http.StatusForbidden, Decision: &d,
+		Message: fmt.Sprintf("Forbidden: as %s you may not do this (%s). If you need to, ask your administrator.", p.Role.Label(), actions[0])}
+}
+
+// Denial is a request the permission matrix refused.
+type Denial struct {
+	Principal Principal
+	Actions   []Action
+	Reason    string
+	Method    string
+	Path      string // without the query, which may hold an NHS number
+	Client    string // the client's address
+}
+
+// DenialRecorder records refused requests (the audit log).
+type DenialRecorder interface {
+	RecordDenial(ctx context.Context, d Denial) error
+}
+
+func (s *Service) recordDenial(r *http.Request, p Principal, actions []Action, reason string) {
+	if s.cfg.Denials == nil {
+		return
+	}
+	client := r.RemoteAddr
+	if host, _, err := net.SplitHostPort(r.RemoteAddr); err == nil {
+		client = host
+	}
+	d := Denial{Principal: p, Actions: actions, Reason: reason, Method: r.Method, Path: r.URL.Path, Client: client}
+	// The refusal stands whatever happens here; a client that went away
+	// is still recorded.
+	if err := s.cfg.Denials.RecordDenial(context.WithoutCancel(r.Context()), d); err != nil {
+		s.log.Error("auth: recording a refusal failed", "user", p.UserID, "path", r.URL.Path, "err", err)
+	}
 }
 
 // Require returns middleware that lets a request through to next only if

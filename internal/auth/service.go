@@ -37,6 +37,10 @@ type Config struct {
 	// notify.Router over GOV.UK Notify and a voice provider in production).
 	Notifier notify.Notifier
 	Logger   *slog.Logger // nil: discard
+	// Denials, when set, hears of every request the permission matrix
+	// refuses, for the audit log: refused attempts are recorded as well
+	// as reads.
+	Denials DenialRecorder
 
 	// BootstrapToken is the --api-token: a bearer token that
 	// authenticates as a system administrator. Empty: none.

@@ -142,8 +142,13 @@ const (
 	NumberOfPatientRelatedSeries    Tag = 0x00201202
 	NumberOfPatientRelatedInstances Tag = 0x00201204
 
-	BodyPartExamined Tag = 0x00180015
-	ProtocolName     Tag = 0x00181030
+	BodyPartExamined   Tag = 0x00180015
+	ProtocolName       Tag = 0x00181030
+	ImagerPixelSpacing Tag = 0x00181164
+
+	DerivationDescription  Tag = 0x00082111
+	PresentationIntentType Tag = 0x00080068
+	ImageComments          Tag = 0x00204000
 
 	StudyInstanceUID               Tag = 0x0020000D
 	SeriesInstanceUID              Tag = 0x0020000E
@@ -164,6 +169,9 @@ const (
 	BitsAllocated             Tag = 0x00280100
 	BitsStored                Tag = 0x00280101
 	PixelRepresentation       Tag = 0x00280103
+	PixelSpacing              Tag = 0x00280030
+	WindowCenter              Tag = 0x00281050
+	WindowWidth               Tag = 0x00281051
 
 	PerformedProcedureStepStartDate Tag = 0x00400244
 	PerformedProcedureStepStartTime Tag = 0x00400245

@@ -1,100 +1,43 @@
-// Package demo seeds an archive with synthetic dental studies so a
-// newcomer has something to look at. Everything it writes is fictional:
-// NHS numbers in the 999 range, which is never issued to patients. Seeding
-// is idempotent (UIDs derive from names), so it can run at every start.
+// Package demo seeds a fictional dental referral region so a newcomer has
+// something to click through: a Directory of Services, referrals in every
+// state with their intraoral and panoramic films, free booking slots, a
+// study nobody could file, and a forwarding job to a hospital PACS.
+//
+// Everything it writes is fictional: NHS numbers in the 999 range, which
+// is never issued, and phone numbers from Ofcom's drama range. It works
+// only through the referral service and the archive's public APIs, as
+// the people of the region would, so every referral has a true history.
+// It must not be wired outside demo mode.
 package demo
 
 import (
-	"bytes"
-	"context"
+	"crypto/sha256"
 	"fmt"
-	"io"
+	"sync"
+	"time"
 
-	"github.com/molar-pacs/molar/internal/dcm"
-	"github.com/molar-pacs/molar/internal/synth"
-	"github.com/molar-pacs/molar/store"
+	"github.com/molar-pacs/molar/referral/urn"
 )
 
-// Archive is what seeding needs of the store.
-type Archive interface {
-	Ingest(ctx context.Context, r io.Reader) (*store.Result, error)
-}
+// URNKey keys the demo region's URN permutation, so that its URNs are
+// the same on every machine and the README can name them.
+var URNKey = func() []byte {
+	k := sha256.Sum256([]byte("molar demo region: not for patient data"))
+	return k[:]
+}()
 
-// Patient is one fictional patient with one referral's films.
-type Patient struct {
-	Name, NHSNumber, BirthDate, Sex string
-	URN                             string
-	StudyDate                       string
-	IntraOral                       int  // number of IO films
-	Panoramic                       bool // one OPG
-}
-
-// Patients are the demo data set.
-var Patients = []Patient{
-	{"SMITH^OLIVIA", NHSNumber(1), "19840312", "F", "DEMO4K7Q2X", "20261102", 3, true},
-	{"JONES^HARRY", NHSNumber(2), "19710721", "M", "DEMO8M3R5T", "20261105", 2, false},
-	{"PATEL^AISHA", NHSNumber(3), "19990130", "F", "DEMO2H9W4N", "20261109", 0, true},
-	{"MÜLLER^JOSÉ", NHSNumber(4), "19650917", "M", "DEMO6C5V8P", "20261112", 4, true},
-	{"O'BRIEN^SIOBHAN", NHSNumber(5), "20030504", "F", "DEMO3J7K9D", "20261118", 2, true},
-}
-
-// Awaiting are demo referrals accepted for imaging whose films have not
-// arrived yet: what the Modality Worklist offers a practice's imaging
-// software so it can fill in the patient and URN itself.
-var Awaiting = []Referral{
-	{Patient: Patient{Name: "TAYLOR^GRACE", NHSNumber: NHSNumber(6), BirthDate: "19920214", Sex: "F", URN: "DEMO5P2L8R"},
-		Procedure: "Intra-oral periapical radiographs, lower left molars", Modality: "IO", Date: "20261123"},
-	{Patient: Patient{Name: "EVANS^THOMAS", NHSNumber: NHSNumber(7), BirthDate: "19580809", Sex: "M", URN: "DEMO9T4B6M"},
-		Procedure: "Dental panoramic tomogram (OPG)", Modality: "PX", Date: "20261124"},
-}
-
-// Referral is a demo referral awaiting images.
-type Referral struct {
-	Patient
-	Procedure string
-	Modality  string
-	Date      string // when the films are expected
-}
-
-// Seed stores the demo studies and returns how many instances are new.
-func Seed(ctx context.Context, a Archive) (int, error) {
-	added := 0
-	for _, p := range Patients {
-		study := dcm.NameUID("demo/study/" + p.URN)
-		specs := []synth.Spec{}
-		ioSeries := dcm.NameUID("demo/series/io/" + p.URN)
-		for i := 1; i <= p.IntraOral; i++ {
-			specs = append(specs, synth.Spec{
-				SeriesUID: ioSeries, SOPInstanceUID: dcm.NameUID(fmt.Sprintf("demo/io/%s/%d", p.URN, i)),
-				SeriesNumber: 1, InstanceNumber: i, Rows: 480, Columns: 640, Seed: int64(i),
-			})
-		}
-		if p.Panoramic {
-			specs = append(specs, synth.Spec{
-				SOPClassUID: synth.DXForPresentation, Modality: "PX",
-				SeriesUID: dcm.NameUID("demo/series/px/" + p.URN), SOPInstanceUID: dcm.NameUID("demo/px/" + p.URN),
-				SeriesNumber: 2, InstanceNumber: 1, Rows: 700, Columns: 1400, Seed: 99,
-			})
-		}
-		for _, s := range specs {
-			s.StudyUID = study
-			s.PatientName, s.PatientID, s.PatientBirthDate, s.PatientSex = p.Name, p.NHSNumber, p.BirthDate, p.Sex
-			s.AccessionNumber, s.StudyDate, s.StudyTime = p.URN, p.StudyDate, "101500"
-			s.StudyDescription = "Oral surgery referral radiographs"
-			b, err := synth.Bytes(s)
-			if err != nil {
-				return added, err
-			}
-			res, err := a.Ingest(ctx, bytes.NewReader(b))
-			if err != nil {
-				return added, fmt.Errorf("seed demo study %s: %w", p.URN, err)
-			}
-			if res.Outcome == store.Stored {
-				added++
-			}
-		}
+// URN returns the URN the demo region's n-th submitted referral (from 0)
+// gets: the region's referrals are submitted first, in a fixed order.
+func URN(n int) string {
+	is, err := urn.NewIssuer(URNKey)
+	if err != nil {
+		panic(err) // the key is a constant of the right length
 	}
-	return added, nil
+	u, err := is.URN(uint64(n))
+	if err != nil {
+		panic(err)
+	}
+	return u
 }
 
 // NHSNumber returns the n-th fictional NHS number: 999 followed by six
@@ -116,3 +59,29 @@ func NHSNumber(n int) string {
 		return fmt.Sprintf("%s%d", base, check)
 	}
 }
+
+// Clock is the time the referral service believes it is while the region
+// is seeded, so that demo referrals have waited days and weeks rather
+// than all arriving this second. Unset, it is the real time.
+type Clock struct {
+	mu sync.Mutex
+	at time.Time
+}
+
+// Now is the clock's time; pass it as the referral service's Now.
+func (c *Clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.at.IsZero() {
+		return time.Now()
+	}
+	return c.at
+}
+
+func (c *Clock) set(t time.Time) {
+	c.mu.Lock()
+	c.at = t
+	c.mu.Unlock()
+}
+
+func (c *Clock) reset() { c.set(time.Time{}) }

@@ -33,6 +33,9 @@ type Spec struct {
 	Rows, Columns                       int // default 64x64
 	BitsStored                          int // default 12 (16 allocated)
 	Seed                                int64
+	// Picture is what the pixels show; the default, Stripes, is cheap and
+	// keeps test data stable.
+	Picture Picture
 	// Extra elements (tag -> VR and value) for tests that need more. An
 	// extra element replaces a generated one with the same tag.
 	Extra map[dcm.Tag]Value
@@ -138,7 +141,7 @@ func Bytes(s Spec) ([]byte, error) {
 		us(dcm.NewTag(0x0028, 0x0102), s.BitsStored-1), // High Bit
 		us(dcm.PixelRepresentation, 0),
 	}
-	els = append(els, el{dcm.PixelData, dcm.OW, Pixels(s.Rows, s.Columns, s.BitsStored, s.Seed)})
+	els = append(els, el{dcm.PixelData, dcm.OW, s.Picture.pixels(s.Rows, s.Columns, s.BitsStored, s.Seed)})
 	// Drop what Extra replaces: a tag written twice is not a valid dataset.
 	els = slices.DeleteFunc(els, func(e el) bool { _, ok := s.Extra[e.tag]; return ok })
 	for t, v := range s.Extra {

@@ -235,3 +235,43 @@ func TestPixels(t *testing.T) {
 		}
 	}
 }
+
+func TestPictures(t *testing.T) {
+	sample := func(px []byte, cols, x, y int) int { return int(binary.LittleEndian.Uint16(px[2*(y*cols+x):])) }
+	for _, tc := range []struct {
+		name       string
+		p          Picture
+		rows, cols int
+		// A point in a tooth and a point in bone: a film is only
+		// useful if teeth show brighter than the bone around them.
+		tooth, bone [2]int
+	}{
+		{"periapical", Periapical, 260, 200, [2]int{50, 150}, [2]int{70, 200}},
+		{"panoramic", Panoramic, 280, 580, [2]int{290, 200}, [2]int{150, 250}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			for _, bits := range []int{12, 16} {
+				px := tc.p.pixels(tc.rows, tc.cols, bits, 1)
+				if len(px) != tc.rows*tc.cols*2 {
+					t.Fatalf("%d bytes", len(px))
+				}
+				if !bytes.Equal(px, tc.p.pixels(tc.rows, tc.cols, bits, 1)) {
+					t.Error("not deterministic")
+				}
+				if bytes.Equal(px, tc.p.pixels(tc.rows, tc.cols, bits, 2)) {
+					t.Error("the seed changes nothing")
+				}
+				maxV := 1<<bits - 1
+				for i := 0; i < len(px); i += 2 {
+					if v := int(binary.LittleEndian.Uint16(px[i:])); v > maxV {
+						t.Fatalf("sample %d = %d exceeds %d bits", i/2, v, bits)
+					}
+				}
+				tooth, bone := sample(px, tc.cols, tc.tooth[0], tc.tooth[1]), sample(px, tc.cols, tc.bone[0], tc.bone[1])
+				if tooth < bone+maxV/8 {
+					t.Errorf("%d bits: tooth %d is not clearly brighter than bone %d", bits, tooth, bone)
+				}
+			}
+		})
+	}
+}

@@ -1,0 +1,147 @@
+package referral
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/molar-pacs/molar/internal/audit"
+)
+
+func TestReminders(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t, Options{})
+	r := f.submitted() // promises an OPG that never comes
+	noFilms := completeForm()
+	noFilms.Radiographs = Radiographs{NoneReason: "not clinically indicated"}
+	q, _, err := f.svc.CreateDraft(ctx, referrer, noFilms)
+	if err != nil {
+		t.Fatal(err)
+	}
+	q = f.take(referrer, q, StepRequest{Step: StepSubmit})
+	question := f.take(triager, q, StepRequest{Step: StepRequestInfo, Reason: "medical-history", Comment: "Latest INR please."})
+
+	// Nothing is overdue yet: no reminders, and a triager cannot send one.
+	if n, err := f.svc.RemindOverdue(ctx); err != nil || n != 0 {
+		t.Fatalf("RemindOverdue on day 0: %d, %v", n, err)
+	}
+	if _, err := f.svc.Remind(ctx, triager, r.ID, r.Version, ""); !errors.Is(err, ErrNotAllowedNow) {
+		t.Errorf("reminder with nothing overdue: %v", err)
+	}
+
+	// Day 3: the films are overdue; the question is not yet.
+	f.clock.add(3 * 24 * time.Hour)
+	if n, err := f.svc.RemindOverdue(ctx); err != nil || n != 1 {
+		t.Fatalf("RemindOverdue on day 3: %d, %v", n, err)
+	}
+	got, _ := f.svc.Get(ctx, referrer, r.ID)
+	if got.Reminders != 1 || got.LastReminded.IsZero() || got.Status != StatusAwaitingTriage {
+		t.Errorf("after the first reminder: %d reminders, last %v, %s", got.Reminders, got.LastReminded, got.Status)
+	}
+	evs, _ := f.svc.History(ctx, referrer, r.ID)
+	last := evs[len(evs)-1]
+	if last.Action != "remind" || last.User != "molar" || !strings.Contains(last.Comment, "radiographs promised") {
+		t.Errorf("reminder event: %+v", last)
+	}
+	// Not again the next day.
+	f.clock.add(24 * time.Hour)
+	if n, _ := f.svc.RemindOverdue(ctx); n != 0 {
+		t.Errorf("reminded again after a day: %d", n)
+	}
+
+	// The practice sees what it is chased for on its chase list.
+	list, err := f.svc.Worklist(ctx, referrer, "chase", 0)
+	if err != nil || len(list) != 1 || list[0].ID != r.ID || list[0].Reminders != 1 || list[0].Chase == "" {
+		t.Errorf("practice chase list: %+v, %v", list, err)
+	}
+
+	// Day 7: the question is overdue too, and the films are due another
+	// reminder.
+	f.clock.add(3 * 24 * time.Hour)
+	if n, err := f.svc.RemindOverdue(ctx); err != nil || n != 2 {
+		t.Errorf("RemindOverdue on day 7: %d, %v", n, err)
+	}
+
+	// A triager may chase by hand with a note; the referrer may not, and
+	// another organisation's triager cannot even see it.
+	got, _ = f.svc.Get(ctx, triager, question.ID)
+	out, err := f.svc.Remind(ctx, triager, question.ID, got.Version, "Surgery list is on Friday.")
+	if err != nil || out.Reminders != 2 {
+		t.Fatalf("manual reminder: %v %+v", err, out)
+	}
+	if _, err := f.svc.Remind(ctx, referrer, question.ID, out.Version, ""); !errors.Is(err, ErrForbidden) {
+		t.Errorf("referrer reminding: %v", err)
+	}
+	if _, err := f.svc.Remind(ctx, provClin, question.ID, out.Version, ""); !errors.Is(err, ErrNotFound) {
+		t.Errorf("unrelated organisation reminding: %v", err)
+	}
+	if _, err := f.svc.Remind(ctx, triager, question.ID, out.Version-1, ""); !errors.Is(err, ErrConflict) {
+		t.Errorf("stale reminder: %v", err)
+	}
+
+	// Answered: off the chase list, no more reminders.
+	f.take(referrer, out, StepRequest{Step: StepProvideInfo, Comment: "INR 2.4 yesterday."})
+	f.clock.add(10 * 24 * time.Hour)
+	n, _ := f.svc.RemindOverdue(ctx)
+	if n != 1 { // only the films, still missing
+		t.Errorf("reminders after the answer: %d, want 1", n)
+	}
+}
+
+func TestRefusalsAudited(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t, Options{})
+	r := f.submitted()
+	denials := func() []audit.Entry {
+		f.audit.mu.Lock()
+		defer f.audit.mu.Unlock()
+		var out []audit.Entry
+		for _, e := range f.audit.entries {
+			if e.Outcome == audit.OutcomeDenied {
+				out = append(out, e)
+			}
+		}
+		return out
+	}
+	for _, tc := range []struct {
+		name   string
+		do     func() error
+		action string
+	}{
+		{"another practice reads", func() error { _, err := f.svc.Get(ctx, otherRef, r.ID); return err }, audit.ActionReferralView},
+		{"another practice reads the history", func() error { _, err := f.svc.History(ctx, otherRef, r.ID); return err }, "referral.history"},
+		{"another practice edits", func() error {
+			_, err := f.svc.Take(ctx, otherRef, r.ID, r.Version, StepRequest{Step: StepCancel, Reason: "other"})
+			return err
+		}, "referral.change"},
+		{"the referrer triages", func() error {
+			_, err := f.svc.Take(ctx, referrer, r.ID, r.Version, StepRequest{Step: StepReturn, Reason: "other", Comment: "x"})
+			return err
+		}, "referral.change"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			before := len(denials())
+			if err := tc.do(); err == nil {
+				t.Fatal("allowed")
+			}
+			got := denials()
+			if len(got) != before+1 {
+				t.Fatalf("%d refusals recorded, want %d", len(got), before+1)
+			}
+			e := got[len(got)-1]
+			if e.Action != tc.action || e.URN != r.URN || e.User == "" || e.Detail == "" {
+				t.Errorf("refusal entry: %+v", e)
+			}
+		})
+	}
+	// Nothing is recorded as a read for the refused.
+	f.audit.mu.Lock()
+	defer f.audit.mu.Unlock()
+	for _, e := range f.audit.entries {
+		if e.User == otherRef.UserID && e.Outcome == audit.OutcomeOK {
+			t.Errorf("refused user recorded as reading: %+v", e)
+		}
+	}
+}
