@@ -10,16 +10,20 @@ import (
 	"github.com/molar-pacs/molar/internal/auth"
 )
 
-// Remind records a reminder to the referring practice of what is
-// outstanding on the referral: promised films that never came, or a
-// question left unanswered. The practice sees it on its chase list and in
-// the referral's history. The triage service may send one at any time
-// once the referral is on the chase list; the server sends one itself
-// every few days (see RemindOverdue).
+// Remind records a reminder of what is outstanding on the referral:
+// promised films that never came or a question left unanswered (the
+// triage service reminds the practice), or the discharge letter of a
+// treated patient (the practice reminds the provider). Both sides see it
+// on their chase lists and in the referral's history. The server also
+// sends one itself every few days (see RemindOverdue).
 func (s *Service) Remind(ctx context.Context, p auth.Principal, id string, version int, comment string) (*Referral, error) {
 	comment = strings.TrimSpace(comment)
 	r, err := s.update(ctx, p, id, version, func(r *Referral, now time.Time) ([]Event, error) {
-		if !permitted(p, r, rule{sides: []side{sideTriage}, actions: triageActs}) {
+		who := rule{sides: []side{sideTriage}, actions: triageActs}
+		if r.Status == StatusTreated {
+			who = rule{sides: []side{sideReferrer}, actions: referrerActs}
+		}
+		if !permitted(p, r, who) {
 			return nil, &StepError{Err: ErrForbidden,
 				Message: fmt.Sprintf("As %s at %s you may not send reminders about this referral.", p.Role.Label(), orDash(p.Org))}
 		}
@@ -86,8 +90,7 @@ func (s *Service) RemindOverdue(ctx context.Context) (int, error) {
 }
 
 func remindDue(r *Referral, now time.Time) bool {
-	open := r.Status == StatusAwaitingTriage || r.Status == StatusInfoRequested
-	return open && chase(r, now) != "" && (r.LastReminded.IsZero() || now.Sub(r.LastReminded) >= remindEvery)
+	return chase(r, now) != "" && (r.LastReminded.IsZero() || now.Sub(r.LastReminded) >= remindEvery)
 }
 
 // runReminders sends due reminders every interval until ctx ends or the

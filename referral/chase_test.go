@@ -145,3 +145,42 @@ func TestRefusalsAudited(t *testing.T) {
 		}
 	}
 }
+
+func TestDischargeLetterChased(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t, Options{})
+	r := f.accept(f.submitted(), f.ibs)
+	r = f.take(provClin, r, StepRequest{Step: StepProviderAccept})
+	r = f.take(provAdmin, r, StepRequest{Step: StepBook, Appointment: &Appointment{Start: f.clock.now().Add(48 * time.Hour), Minutes: 30}})
+	f.clock.add(72 * time.Hour)
+	r = f.take(provClin, r, StepRequest{Step: StepTreat})
+
+	f.clock.add(13 * 24 * time.Hour)
+	if list, _ := f.svc.Worklist(ctx, provClin, "chase", 0); len(list) != 0 {
+		t.Errorf("letter chased after 13 days: %+v", list)
+	}
+	f.clock.add(24 * time.Hour)
+	list, err := f.svc.Worklist(ctx, provClin, "chase", 0)
+	if err != nil || len(list) != 1 || !strings.Contains(list[0].Chase, "discharge letter") {
+		t.Fatalf("provider's chase list after 14 days: %+v, %v", list, err)
+	}
+	// The practice chases the provider; the triage hub has no part in it.
+	cur, _ := f.svc.Get(ctx, referrer, r.ID)
+	if _, err := f.svc.Remind(ctx, triager, r.ID, cur.Version, ""); !errors.Is(err, ErrForbidden) && !errors.Is(err, ErrNotFound) {
+		t.Errorf("triager chasing the letter: %v", err)
+	}
+	out, err := f.svc.Remind(ctx, referrer, r.ID, cur.Version, "We need it for the patient's notes.")
+	if err != nil || out.Reminders != 1 {
+		t.Fatalf("practice chasing the letter: %v", err)
+	}
+	// The automatic reminder waits its 3 days after that one.
+	if n, _ := f.svc.RemindOverdue(ctx); n != 0 {
+		t.Errorf("automatic reminder right after a manual one: %d", n)
+	}
+	// Discharged: nothing is outstanding any more.
+	f.take(provClin, out, StepRequest{Step: StepDischarge, Reason: "treated"})
+	f.clock.add(30 * 24 * time.Hour)
+	if n, _ := f.svc.RemindOverdue(ctx); n != 0 {
+		t.Errorf("reminders after discharge: %d", n)
+	}
+}

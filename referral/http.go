@@ -409,7 +409,8 @@ func (h *api) remind(w http.ResponseWriter, r *http.Request) {
 	if !decode(w, r, &req) {
 		return
 	}
-	p, ctx, ok := h.check(w, r, auth.ActionReferralTriage)
+	// Which side may remind depends on what is outstanding: Remind decides.
+	p, ctx, ok := h.check(w, r, auth.ActionReferralTriage, auth.ActionReferralCreate)
 	if !ok {
 		return
 	}

@@ -113,7 +113,7 @@ var worklists = map[string]worklist{
 	"provider-booked":    {statuses: []Status{StatusBooked, StatusDNA}, needs: []auth.Action{auth.ActionReferralTriage, auth.ActionReferralBook}},
 	"drafts":             {statuses: []Status{StatusDraft}, needs: []auth.Action{auth.ActionReferralCreate}, newest: true},
 	"practice":           {needs: []auth.Action{auth.ActionReferralCreate}, newest: true},
-	"chase":              {statuses: []Status{StatusAwaitingTriage, StatusInfoRequested}, needs: []auth.Action{auth.ActionReferralTriage, auth.ActionReferralCreate}},
+	"chase":              {statuses: []Status{StatusAwaitingTriage, StatusInfoRequested, StatusTreated}, needs: []auth.Action{auth.ActionReferralTriage, auth.ActionReferralCreate}},
 }
 
 // Worklists names the lists Worklist knows.
@@ -129,9 +129,10 @@ func Worklists() []string {
 // When something outstanding goes on the chase list, and how often the
 // practice is reminded of it after that.
 const (
-	chaseFilmsAfter = 3 * 24 * time.Hour // promised films not arrived
-	chaseInfoAfter  = 7 * 24 * time.Hour // question unanswered
-	remindEvery     = 3 * 24 * time.Hour
+	chaseFilmsAfter  = 3 * 24 * time.Hour  // promised films not arrived
+	chaseInfoAfter   = 7 * 24 * time.Hour  // question unanswered
+	chaseLetterAfter = 14 * 24 * time.Hour // treated, no discharge letter
+	remindEvery      = 3 * 24 * time.Hour
 )
 
 // Worklist returns the named list for the caller's organisation, in
@@ -213,12 +214,17 @@ func summarize(r *Referral, now time.Time, clinical bool) Summary {
 	return sum
 }
 
-// chase says what is outstanding on a referral, once it is overdue.
+// chase says what is outstanding on a referral, once it is overdue: the
+// practice's films or answer while it waits for triage, the provider's
+// discharge letter once the patient is treated.
 func chase(r *Referral, now time.Time) string {
 	switch {
 	case r.Status == StatusInfoRequested && now.Sub(r.StatusSince) >= chaseInfoAfter:
 		return fmt.Sprintf("question to the referrer unanswered for %d days", int(now.Sub(r.StatusSince)/(24*time.Hour)))
-	case r.Radiographs.Attached && len(r.Films) == 0 && !r.Submitted.IsZero() && now.Sub(r.Submitted) >= chaseFilmsAfter:
+	case r.Status == StatusTreated && now.Sub(r.StatusSince) >= chaseLetterAfter:
+		return fmt.Sprintf("treated %d days ago, the discharge letter to the practice not yet sent", int(now.Sub(r.StatusSince)/(24*time.Hour)))
+	case (r.Status == StatusAwaitingTriage || r.Status == StatusInfoRequested) && r.Radiographs.Attached && len(r.Films) == 0 &&
+		!r.Submitted.IsZero() && now.Sub(r.Submitted) >= chaseFilmsAfter:
 		return fmt.Sprintf("radiographs promised, none received after %d days", int(now.Sub(r.Submitted)/(24*time.Hour)))
 	}
 	return ""

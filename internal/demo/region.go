@@ -175,7 +175,8 @@ func (s *seeder) tell(ctx context.Context, st story) (Seeded, int, error) {
 			req.ServiceID = s.services[req.ServiceID]
 		}
 		if a.slotIn != 0 {
-			if req.Appointment, err = s.slot(ctx, r, at.Add(a.slotIn)); err != nil {
+			clinic := at.Add(a.slotIn).Truncate(day).Add(10 * time.Hour) // a morning clinic
+			if req.Appointment, err = s.slot(ctx, r, clinic); err != nil {
 				return out, films, err
 			}
 		}
