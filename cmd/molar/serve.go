@@ -23,6 +23,8 @@ import (
 	"github.com/molar-pacs/molar/internal/telemetry"
 	"github.com/molar-pacs/molar/store"
 	"github.com/molar-pacs/molar/viewer"
+	"github.com/molar-pacs/molar/viewer/app"
+	"github.com/molar-pacs/molar/viewer/film"
 )
 
 func openStore(ctx context.Context, cfg *config.Config, log *slog.Logger) (*store.Store, error) {
@@ -147,8 +149,16 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	mux.Handle("GET /healthz", telemetry.HealthHandler(archive, log))
 	mux.Handle("GET /metrics", telemetry.MetricsHandler(telemetry.NewRegistry(archive)))
 	mux.Handle("/archive/", viewer.New(archive, guard, trail, log))
+	pages, err := app.New(accounts, log.With("component", "app"))
+	if err != nil {
+		return err
+	}
+	mux.Handle("/app/", pages)
+	mux.Handle("/track", pages)
+	mux.Handle("/track/", pages)
+	mux.Handle("/assets/film/", http.StripPrefix("/assets/film", film.Handler()))
 	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
-		http.Redirect(w, r, "/archive/", http.StatusFound)
+		http.Redirect(w, r, "/app/", http.StatusFound)
 	})
 	srv := &http.Server{
 		Handler:           secureHeaders(mux),
@@ -205,9 +215,9 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			dln.Close()
 			return fmt.Errorf("listen https %s: %w", cfg.HTTPSAddr, err)
 		}
-		tlsLine += fmt.Sprintf("  HTTPS:    https://%s/archive/ (HTTP/2)\n", browserAddr(httpsLn.Addr()))
+		tlsLine += fmt.Sprintf("  HTTPS:    https://%s/app/ (HTTP/2)\n", browserAddr(httpsLn.Addr()))
 	}
-	fmt.Fprintf(stdout, "Molar %s is serving.\n  Browser:  http://%s/archive/\n  DICOMweb: http://%s%s\n  Archive:  %s\n  DICOM:    AE title %s on %s\n%s",
+	fmt.Fprintf(stdout, "Molar %s is serving.\n  Browser:  http://%s/app/ (archive browser: /archive/)\n  DICOMweb: http://%s%s\n  Archive:  %s\n  DICOM:    AE title %s on %s\n%s",
 		version, browserAddr(ln.Addr()), browserAddr(ln.Addr()), web.Root(), cfg.DataDir, cfg.AETitle, browserAddr(dln.Addr()), tlsLine)
 	if cfg.Demo {
 		fmt.Fprintf(stdout, "  Try:      echoscu -aec %[1]s localhost %[2]d\n            findscu -S -aec %[1]s -k QueryRetrieveLevel=STUDY -k AccessionNumber=%[3]s -k PatientName localhost %[2]d\n",
