@@ -46,14 +46,41 @@ func openReferrals(ctx context.Context, cfg *config.Config, d referralDeps, log 
 		// same everywhere, so the README can name them.
 		opts.URNKey = demo.URNKey
 	}
+	dem, err := demographicsFrom(cfg, log)
+	if err != nil {
+		return nil, err
+	}
+	opts.Demographics = dem
+	return referral.Open(ctx, opts)
+}
+
+// demographicsFrom is the NHS number trace the configuration asks for:
+// PDS, a local table, or none.
+func demographicsFrom(cfg *config.Config, log *slog.Logger) (referral.Demographics, error) {
+	if p := cfg.Referral.PDS; p.BaseURL != "" {
+		key, err := demographics.LoadRSAPrivateKey(p.PrivateKey)
+		if err != nil {
+			return nil, fmt.Errorf("pds: %w", err)
+		}
+		tokens, err := demographics.NewSignedJWTTokenSource(demographics.SignedJWTConfig{TokenURL: p.TokenURL, APIKey: p.APIKey,
+			KeyID: p.KeyID, PrivateKey: key, Logger: log.With("component", "pds-auth")})
+		if err != nil {
+			return nil, fmt.Errorf("pds: %w", err)
+		}
+		client, err := demographics.NewPDSClient(demographics.PDSConfig{BaseURL: p.BaseURL, Token: tokens.Token, Logger: log.With("component", "pds")})
+		if err != nil {
+			return nil, fmt.Errorf("pds: %w", err)
+		}
+		return client, nil
+	}
 	if cfg.Referral.DemographicsCSV != "" {
 		table, err := demographics.LoadTable(cfg.Referral.DemographicsCSV)
 		if err != nil {
 			return nil, fmt.Errorf("demographics table: %w", err)
 		}
-		opts.Demographics = table
+		return table, nil
 	}
-	return referral.Open(ctx, opts)
+	return nil, nil
 }
 
 // forwarder queues a referral's films for its provider's DICOM node.

@@ -110,6 +110,27 @@ type Referral struct {
 	// traces (see internal/demographics for its columns); empty: tracing
 	// is off unless PDS is configured.
 	DemographicsCSV string `toml:"demographics_csv"`
+	// PDS, when its base URL is set, traces NHS numbers against the
+	// Personal Demographics Service instead of the table.
+	PDS PDS `toml:"pds"`
+}
+
+// PDS configures the Personal Demographics Service FHIR R4 API with
+// application-restricted access: NHS England's signed-JWT client
+// credentials flow.
+type PDS struct {
+	// BaseURL is the FHIR root, e.g.
+	// https://int.api.service.nhs.uk/personal-demographics/FHIR/R4.
+	BaseURL string `toml:"base_url"`
+	// TokenURL is the OAuth 2.0 token endpoint, e.g.
+	// https://int.api.service.nhs.uk/oauth2/token.
+	TokenURL string `toml:"token_url"`
+	// APIKey is the application's API key (the JWT's issuer and subject).
+	APIKey string `toml:"api_key"`
+	// KeyID names the public key registered for the application (kid).
+	KeyID string `toml:"key_id"`
+	// PrivateKey is the PEM file of the RSA key the JWT is signed with.
+	PrivateKey string `toml:"private_key"`
 }
 
 // DICOMweb configures the PS3.18 services.
@@ -205,6 +226,7 @@ func (c *Config) Load(path string, getenv func(string) string) error {
 		"MOLAR_HTTPS":                 &c.HTTPSAddr,
 		"MOLAR_NOTIFY_API_KEY":        &c.Notify.GovUKAPIKey,
 		"MOLAR_PUBLIC_URL":            &c.Referral.PublicURL,
+		"MOLAR_PDS_API_KEY":           &c.Referral.PDS.APIKey,
 		"MOLAR_NOTIFY_SMS_TEMPLATE":   &c.Notify.SMSTemplateID,
 		"MOLAR_NOTIFY_CALLBACK_TOKEN": &c.Notify.CallbackToken,
 	}
@@ -281,6 +303,19 @@ func (c *Config) Validate() error {
 	if u := c.Referral.PublicURL; u != "" && !strings.HasPrefix(u, "http://") && !strings.HasPrefix(u, "https://") {
 		return fmt.Errorf("referral public_url %q: want an http(s) URL such as https://refer.example.nhs.uk", u)
 	}
+	if p := c.Referral.PDS; p.BaseURL != "" || p.TokenURL != "" || p.APIKey != "" || p.KeyID != "" || p.PrivateKey != "" {
+		if p.BaseURL == "" || p.TokenURL == "" || p.APIKey == "" || p.KeyID == "" || p.PrivateKey == "" {
+			return errors.New("referral pds: base_url, token_url, api_key, key_id and private_key go together")
+		}
+		for _, u := range []string{p.BaseURL, p.TokenURL} {
+			if !strings.HasPrefix(u, "https://") && !strings.HasPrefix(u, "http://") {
+				return fmt.Errorf("referral pds URL %q: want an https URL", u)
+			}
+		}
+		if c.Referral.DemographicsCSV != "" {
+			return errors.New("referral: demographics_csv and pds are alternatives; set one")
+		}
+	}
 	if c.DICOMweb.MaxResults < 1 {
 		return fmt.Errorf("dicomweb max_results %d: want at least 1", c.DICOMweb.MaxResults)
 	}
@@ -353,6 +388,9 @@ func (c Config) Redacted() Config {
 	}
 	if c.Notify.CallbackToken != "" {
 		c.Notify.CallbackToken = "********"
+	}
+	if c.Referral.PDS.APIKey != "" {
+		c.Referral.PDS.APIKey = "********"
 	}
 	if len(c.DIMSE.Users) > 0 {
 		users := make([]DICOMUser, len(c.DIMSE.Users))

@@ -73,10 +73,13 @@ func TestErrors(t *testing.T) {
 		func(c *Config) { c.DICOMweb.Root = "dicom-web" },
 		func(c *Config) { c.DICOMweb.Root = "/" },
 		func(c *Config) { c.DICOMweb.MaxResults = 0 },
-		func(c *Config) { c.HTTPSAddr = ":8443" },                         // no certificate
-		func(c *Config) { c.TLSCert = "cert.pem" },                        // no key
-		func(c *Config) { c.Notify.GovUKAPIKey = "key-x-y" },              // no template
-		func(c *Config) { c.Referral.PublicURL = "refer.example.nhs.uk" }, // no scheme
+		func(c *Config) { c.HTTPSAddr = ":8443" },                                        // no certificate
+		func(c *Config) { c.TLSCert = "cert.pem" },                                       // no key
+		func(c *Config) { c.Notify.GovUKAPIKey = "key-x-y" },                             // no template
+		func(c *Config) { c.Referral.PublicURL = "refer.example.nhs.uk" },                // no scheme
+		func(c *Config) { c.Referral.PDS = PDS{BaseURL: "https://pds.example/FHIR/R4"} }, // half a PDS
+		func(c *Config) { c.Referral.PDS = validPDS(); c.Referral.PDS.TokenURL = "pds.example/token" },
+		func(c *Config) { c.Referral.PDS, c.Referral.DemographicsCSV = validPDS(), "pds.csv" }, // both
 	} {
 		c := Default()
 		mod(&c)
@@ -87,6 +90,8 @@ func TestErrors(t *testing.T) {
 	c = Default()
 	c.APIToken = "secret"
 	c.Notify.GovUKAPIKey, c.Notify.CallbackToken = "notify-secret", "callback-secret"
+	c.Referral.PDS = validPDS()
+	c.Referral.PDS.APIKey = "pds-secret"
 	if r := fmt.Sprintf("%+v", c.Redacted()); strings.Contains(r, "secret") {
 		t.Errorf("Redacted leaks a secret: %s", r)
 	}
@@ -96,9 +101,15 @@ func TestErrors(t *testing.T) {
 	c.Notify.GovUKAPIKey, c.Notify.SMSTemplateID = "key-x-y", "template"
 	c.DICOMweb.CORSOrigins = []string{"*"}
 	c.Referral.PublicURL = "https://refer.example.nhs.uk"
+	c.Referral.PDS = validPDS()
 	if err := c.Validate(); err != nil {
 		t.Errorf("valid settings refused: %v", err)
 	}
+}
+
+func validPDS() PDS {
+	return PDS{BaseURL: "https://int.api.service.nhs.uk/personal-demographics/FHIR/R4", TokenURL: "https://int.api.service.nhs.uk/oauth2/token",
+		APIKey: "app-key", KeyID: "molar-1", PrivateKey: "/etc/molar/pds.pem"}
 }
 
 func TestDICOMwebAndNotifyFromFileAndEnv(t *testing.T) {

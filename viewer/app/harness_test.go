@@ -54,6 +54,7 @@ func TestMain(m *testing.M) {
 // demoServer is `molar serve --demo` on loopback ports.
 type demoServer struct {
 	Base      string // http://127.0.0.1:port
+	Token     string // the bootstrap bearer token (--api-token): full rights, for setting up data
 	DICOMPort int
 	Data      string
 	cmd       *exec.Cmd
@@ -87,9 +88,9 @@ func startDemo() (*demoServer, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &demoServer{Data: data, DICOMPort: port, stderr: stderr}
+	s := &demoServer{Data: data, DICOMPort: port, stderr: stderr, Token: "app-test-bootstrap-token"}
 	s.cmd = exec.Command(molarBin, "serve", "--demo", "--data", data, "--http", "127.0.0.1:0", "--dicom", fmt.Sprintf("127.0.0.1:%d", port),
-		"--peer", "STORESCU=127.0.0.1:104")
+		"--peer", "STORESCU=127.0.0.1:104", "--api-token", s.Token)
 	s.cmd.Stderr = stderr
 	out, err := s.cmd.StdoutPipe()
 	if err != nil {
