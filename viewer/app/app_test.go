@@ -1,12 +1,16 @@
 package app
 
 import (
+	"fmt"
 	"io"
 	"net/http"
 	"strings"
 	"testing"
 
 	"github.com/chromedp/chromedp"
+
+	"github.com/molar-pacs/molar/internal/dcm"
+	region "github.com/molar-pacs/molar/internal/demo"
 )
 
 // Each role lands on its own start page after signing in, with the
@@ -74,6 +78,22 @@ func TestClinicalPagesRefused(t *testing.T) {
 		}
 	}
 	b.screenshot("refused-booking-manager")
+
+	// Nor the images behind the viewer, asked for with the same session.
+	study := dcm.NameUID("demo/study/" + region.URN(0))
+	for _, path := range []string{
+		"/dicom-web/studies?AccessionNumber=" + region.URN(0),
+		"/dicom-web/studies/" + study + "/metadata",
+		"/dicom-web/studies/" + study + "/rendered",
+		"/dicom-web/studies/" + study + "/thumbnail",
+		"/dicom-web/wado?requestType=WADO&studyUID=" + study + "&contentType=image/jpeg",
+	} {
+		var status int
+		b.eval(fmt.Sprintf(`fetch(%q, {credentials: "same-origin"}).then(r => r.status)`, path), &status)
+		if status != http.StatusForbidden {
+			t.Errorf("booking manager fetching %s: %d, want 403", path, status)
+		}
+	}
 }
 
 // Signed out, a page sends the browser to sign in and back.
