@@ -23,9 +23,11 @@ deps:
 vet:
 	$(GO) vet ./...
 
-# The whole test suite: unit, table, golden, interop (DCMTK) and crash tests.
+# The whole test suite: unit, table, golden, interop (DCMTK), browser
+# (Chromium) and crash tests. The browser tests save a screenshot of each
+# page in ./artifacts/pages for people to look at.
 test: deps vet
-	$(GO) test -count=1 -timeout 30m ./...
+	MOLAR_ARTIFACTS=$(CURDIR)/artifacts $(GO) test -count=1 -timeout 30m ./...
 
 lint: vet
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go')); \
