@@ -176,16 +176,28 @@ func ifMatch(w http.ResponseWriter, r *http.Request) (int, bool) {
 	return n, true
 }
 
+// decodeForm reads a referral form. What a GET answered may come back
+// whole: its read-only additions are accepted and ignored, while a
+// misspelt field is still refused.
+func decodeForm(w http.ResponseWriter, r *http.Request) (Referral, bool) {
+	var in struct {
+		Referral
+		StatusLabel string          `json:"status_label"`
+		Problems    json.RawMessage `json:"problems"`
+	}
+	ok := decode(w, r, &in)
+	return in.Referral, ok
+}
+
+// writeReferral answers with the referral, its status in words (so pages
+// say what the tracker says), and the form's problems when there are any.
 func writeReferral(w http.ResponseWriter, status int, r *Referral, problems FieldErrors) {
 	w.Header().Set("ETag", etag(r.Version))
-	if problems == nil {
-		writeJSON(w, status, r)
-		return
-	}
 	writeJSON(w, status, struct {
 		*Referral
-		Problems FieldErrors `json:"problems"`
-	}{r, problems})
+		StatusLabel string      `json:"status_label"`
+		Problems    FieldErrors `json:"problems,omitempty"`
+	}{r, r.Status.Label(), problems})
 }
 
 func (h *api) listServices(w http.ResponseWriter, r *http.Request) {
@@ -292,8 +304,8 @@ func (h *api) createDraft(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	var form Referral
-	if !decode(w, r, &form) {
+	form, ok := decodeForm(w, r)
+	if !ok {
 		return
 	}
 	out, problems, err := h.s.CreateDraft(ctx, p, form)
@@ -348,8 +360,8 @@ func (h *api) saveForm(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	var form Referral
-	if !decode(w, r, &form) {
+	form, ok := decodeForm(w, r)
+	if !ok {
 		return
 	}
 	out, problems, err := h.s.SaveForm(ctx, p, r.PathValue("id"), version, form)
@@ -489,6 +501,12 @@ func (h *api) upload(w http.ResponseWriter, r *http.Request) {
 		if err != nil {
 			h.fail(w, r, err)
 			return
+		}
+		// The upload is recorded on the referral, which moves its version
+		// on: give the page the new one so its next save is not refused
+		// as stale.
+		if v, err := h.s.version(r.PathValue("id")); err == nil {
+			w.Header().Set("ETag", etag(v))
 		}
 		writeJSON(w, http.StatusCreated, up)
 		return

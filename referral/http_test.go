@@ -151,6 +151,13 @@ func TestAPI(t *testing.T) {
 	if upResp.StatusCode != http.StatusCreated || up.Description != strings.TrimSpace(desc) || up.ExposureDate != "2026-10-30" || up.Kind != "jpeg" {
 		t.Fatalf("upload: %d %+v", upResp.StatusCode, up)
 	}
+	// The upload moved the referral's version on; the answer says to what,
+	// and a read agrees, in words too.
+	resp, body = c.do("referrer", "GET", "/api/referrals/"+r.ID, "", nil)
+	if resp.Header.Get("ETag") != upResp.Header.Get("ETag") || resp.Header.Get("ETag") == etag(r.Version) ||
+		!strings.Contains(string(body), `"status_label":"Waiting for clinical triage"`) {
+		t.Errorf("after the upload: ETag %s, upload's %s, was %s; %.200s", resp.Header.Get("ETag"), upResp.Header.Get("ETag"), etag(r.Version), body)
+	}
 
 	// Reading the history is a read of clinical data: audited.
 	if resp, _ := c.do("triager", "GET", "/api/referrals/"+r.ID+"/history", "", nil); resp.StatusCode != http.StatusOK {
@@ -206,5 +213,32 @@ func TestAPI(t *testing.T) {
 	}
 	if resp, _ := c.do("triager", "POST", "/api/services", "", svc); resp.StatusCode != http.StatusForbidden {
 		t.Fatalf("triager editing the directory: %d", resp.StatusCode)
+	}
+}
+
+// A page may send back what it read: the read-only additions of a GET are
+// ignored on a save, while a misspelt field is still refused.
+func TestSaveWhatWasRead(t *testing.T) {
+	f := newFixture(t, Options{})
+	srv := httptest.NewServer(f.svc.Handler(headerGuard{"referrer": referrer}))
+	defer srv.Close()
+	c := apiClient{t, srv}
+	resp, body := c.do("referrer", "POST", "/api/referrals", "", completeForm())
+	if resp.StatusCode != http.StatusCreated {
+		t.Fatalf("create: %d %s", resp.StatusCode, body)
+	}
+	var read map[string]any
+	json.Unmarshal(body, &read)
+	if read["status_label"] != "Draft" {
+		t.Fatalf("status_label %v", read["status_label"])
+	}
+	read["clinical"].(map[string]any)["teeth"] = "48"
+	resp, body = c.do("referrer", "PUT", "/api/referrals/"+read["id"].(string), resp.Header.Get("ETag"), read)
+	if resp.StatusCode != http.StatusOK || !strings.Contains(string(body), `"teeth":"48"`) {
+		t.Fatalf("saving what was read: %d %s", resp.StatusCode, body)
+	}
+	read["clinical"].(map[string]any)["teeeth"] = "47"
+	if resp, body := c.do("referrer", "PUT", "/api/referrals/"+read["id"].(string), resp.Header.Get("ETag"), read); resp.StatusCode != http.StatusBadRequest || !strings.Contains(string(body), "teeeth") {
+		t.Errorf("misspelt field: %d %s", resp.StatusCode, body)
 	}
 }

@@ -83,6 +83,7 @@ type Summary struct {
 	Procedure   string       `json:"procedure,omitempty"`
 	Practice    string       `json:"practice,omitempty"`
 	Submitted   time.Time    `json:"submitted,omitzero"`
+	Updated     time.Time    `json:"updated"` // last saved or changed
 	StatusSince time.Time    `json:"status_since"`
 	WaitingDays int          `json:"waiting_days"`
 	Films       int          `json:"films"`
@@ -205,7 +206,7 @@ func summarize(r *Referral, now time.Time, clinical bool) Summary {
 	}
 	sum := Summary{ID: r.ID, URN: r.URN, Status: r.Status, StatusLabel: r.Status.Label(),
 		Patient: strings.ToUpper(r.Patient.Family) + ", " + r.Patient.Given, NHSNumber: r.Patient.NHSNumber, BirthDate: r.Patient.BirthDate,
-		Urgency: r.Clinical.Urgency, Practice: r.Referrer.PracticeName, Submitted: r.Submitted, StatusSince: r.StatusSince,
+		Urgency: r.Clinical.Urgency, Practice: r.Referrer.PracticeName, Submitted: r.Submitted, Updated: r.Updated, StatusSince: r.StatusSince,
 		WaitingDays: int(now.Sub(since) / (24 * time.Hour)), Films: len(r.Films), FilmsDue: r.Radiographs.Attached && len(r.Films) == 0,
 		Service: r.ProviderService, Appointment: r.Appointment, Reminders: r.Reminders, LastReminded: r.LastReminded}
 	if clinical {

@@ -420,6 +420,16 @@ func (s *Service) Get(ctx context.Context, p auth.Principal, id string) (*Referr
 	return s.shown(ctx, p, r)
 }
 
+// version is the referral's current version, for an answer's ETag after
+// a change made on the caller's behalf; it reads nothing clinical.
+func (s *Service) version(id string) (int, error) {
+	r, err := s.db.referral(id)
+	if err != nil {
+		return 0, err
+	}
+	return r.Version, nil
+}
+
 // ByURN is Get by URN.
 func (s *Service) ByURN(ctx context.Context, p auth.Principal, u string) (*Referral, error) {
 	u, err := urn.Normalize(u)

@@ -80,6 +80,14 @@ func demographicsFrom(cfg *config.Config, log *slog.Logger) (referral.Demographi
 		}
 		return table, nil
 	}
+	if cfg.Demo {
+		// The demo's own register, so the trace can be tried.
+		table, err := demographics.NewTable(demo.People())
+		if err != nil {
+			return nil, fmt.Errorf("demo demographics: %w", err)
+		}
+		return table, nil
+	}
 	return nil, nil
 }
 

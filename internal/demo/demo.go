@@ -40,23 +40,24 @@ func URN(n int) string {
 	return u
 }
 
-// NHSNumber returns the n-th fictional NHS number: 999 followed by six
-// digits and a valid Modulus 11 check digit. The 999 range is never issued.
+// NHSNumber returns the n-th (from 1) fictional NHS number: 999 followed
+// by six digits and a valid Modulus 11 check digit, skipping the bases
+// that have none. Distinct n give distinct numbers. The 999 range is
+// never issued.
 func NHSNumber(n int) string {
-	for ; ; n++ {
-		base := fmt.Sprintf("999%06d", n)
+	for k, seen := 1, 0; ; k++ {
+		base := fmt.Sprintf("999%06d", k)
 		sum := 0
 		for i, c := range base {
 			sum += int(c-'0') * (10 - i)
 		}
-		check := 11 - sum%11
-		if check == 11 {
-			check = 0
-		}
+		check := (11 - sum%11) % 11
 		if check == 10 {
 			continue // no valid check digit: this number is never issued
 		}
-		return fmt.Sprintf("%s%d", base, check)
+		if seen++; seen >= n {
+			return fmt.Sprintf("%s%d", base, check)
+		}
 	}
 }
 

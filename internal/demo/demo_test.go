@@ -9,6 +9,7 @@ import (
 
 	"github.com/molar-pacs/molar/internal/auth"
 	"github.com/molar-pacs/molar/internal/dcm"
+	"github.com/molar-pacs/molar/internal/demographics"
 	"github.com/molar-pacs/molar/internal/nhsnumber"
 	"github.com/molar-pacs/molar/internal/notify"
 	"github.com/molar-pacs/molar/referral"
@@ -85,10 +86,18 @@ func TestSeedRegion(t *testing.T) {
 			t.Errorf("no demo referral is %s", st)
 		}
 	}
+	numbers := map[string]int{}
 	for i, st := range stories() {
 		if !nhsnumber.Valid(st.nhs) || st.nhs[:3] != "999" {
 			t.Errorf("story %d: NHS number %s is not a valid never-issued number", i, st.nhs)
 		}
+		if j, dup := numbers[st.nhs]; dup {
+			t.Errorf("stories %d and %d share NHS number %s", j, i, st.nhs)
+		}
+		numbers[st.nhs] = i
+	}
+	if _, err := demographics.NewTable(People()); err != nil {
+		t.Errorf("the demo register: %v", err)
 	}
 
 	boot := auth.Principal{UserID: "test", Via: auth.ViaBootstrap}

@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"github.com/molar-pacs/molar/internal/auth"
+	"github.com/molar-pacs/molar/internal/demographics"
 	"github.com/molar-pacs/molar/referral"
 )
 
@@ -234,4 +235,18 @@ func stories() []story {
 		{given: "Ella", family: "Hughes", dob: "1997-07-07", sex: "female", nhs: NHSNumber(17), postcode: "LS21 1AA", phone: "07700 900017",
 			ago: 2 * time.Hour, reason: "Painful partially erupted 48", status: referral.StatusDraft},
 	}
+}
+
+// People is the demo region's demographics service: the story patients as
+// a national register would hold them, plus one patient who has not been
+// referred (Sophie Clarke) so a trace by name and date of birth can add an
+// NHS number to a new referral.
+func People() []demographics.Person {
+	var out []demographics.Person
+	for _, st := range stories() {
+		out = append(out, demographics.Person{NHSNumber: st.nhs, Family: st.family, Given: []string{st.given}, BirthDate: st.dob,
+			Gender: st.sex, Postcode: st.postcode, Address: []string{"1 Demo Street", "Leeds"}, Phone: st.phone, GPPractice: "B86001"})
+	}
+	return append(out, demographics.Person{NHSNumber: NHSNumber(40), Family: "Clarke", Given: []string{"Sophie"}, BirthDate: "1990-06-15",
+		Gender: "female", Postcode: "LS6 3QQ", Address: []string{"22 Hyde Park Road", "Leeds"}, Phone: "07700 900040", GPPractice: "B86001"})
 }

@@ -288,9 +288,20 @@ func (b *browser) screenshot(name string) {
 		b.t.Fatal(err)
 	}
 	var png []byte
-	b.run(chromedp.FullScreenshot(&png, 90))
+	b.run(chromedp.FullScreenshot(&png, 100)) // 100: PNG; below, JPEG
 	if err := os.WriteFile(filepath.Join(dir, name+".png"), png, 0o644); err != nil {
 		b.t.Fatal(err)
+	}
+}
+
+// clear empties an input: chromedp's SetValue refuses an empty value.
+func (b *browser) clear(sel string) {
+	b.t.Helper()
+	var ok bool
+	b.eval(fmt.Sprintf(`(() => { const el = document.querySelector(%q); if (!el) return false; el.value = "";
+		el.dispatchEvent(new Event("input", {bubbles: true})); el.dispatchEvent(new Event("change", {bubbles: true})); return true })()`, sel), &ok)
+	if !ok {
+		b.t.Fatalf("clear: no %s", sel)
 	}
 }
 

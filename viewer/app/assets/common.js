@@ -30,16 +30,17 @@ export async function session({ required = true } = {}) {
 }
 
 // api calls the JSON API. version, when given, is sent as If-Match; body
-// is sent as JSON, or as is when it is FormData. It resolves to
-// {status, data, version} and rejects with ApiError.
-export async function api(method, path, { body, version, signal } = {}) {
+// is sent as JSON, or as is when it is FormData; keepalive lets a save
+// outlive the page. It resolves to {status, data, version, headers} and
+// rejects with ApiError (whose headers hold Retry-After and the like).
+export async function api(method, path, { body, version, signal, keepalive } = {}) {
   const headers = { Accept: "application/json" };
   if (current && current.csrf_token && method !== "GET") headers["X-CSRF-Token"] = current.csrf_token;
   if (version !== undefined && version !== null) headers["If-Match"] = `"${version}"`;
   let payload;
   if (body instanceof FormData) payload = body;
   else if (body !== undefined) { headers["Content-Type"] = "application/json"; payload = JSON.stringify(body); }
-  const res = await fetch(path, { method, headers, body: payload, credentials: "same-origin", signal });
+  const res = await fetch(path, { method, headers, body: payload, credentials: "same-origin", signal, keepalive });
   const etag = res.headers.get("ETag");
   let data = null;
   const type = res.headers.get("Content-Type") || "";
@@ -51,9 +52,11 @@ export async function api(method, path, { body, version, signal } = {}) {
   }
   if (!res.ok) {
     const msg = (data && data.message) || (typeof data === "string" && data) || `The server answered ${res.status}.`;
-    throw new ApiError(res.status, msg, data && data.errors);
+    const err = new ApiError(res.status, msg, data && data.errors);
+    err.headers = res.headers;
+    throw err;
   }
-  return { status: res.status, data, version: etag ? Number(etag.replace(/[^0-9]/g, "")) || undefined : undefined };
+  return { status: res.status, data, version: etag ? Number(etag.replace(/[^0-9]/g, "")) || undefined : undefined, headers: res.headers };
 }
 
 // h builds an element: h("a", {href: "/x", class: "y"}, "text", child…).
