@@ -59,6 +59,7 @@ type demoServer struct {
 	Data      string
 	cmd       *exec.Cmd
 	stderr    *os.File
+	done      chan struct{} // closed when the process has exited
 }
 
 // demo returns the package's demo server, started on first use and
@@ -88,7 +89,7 @@ func startDemo() (*demoServer, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &demoServer{Data: data, DICOMPort: port, stderr: stderr, Token: "app-test-bootstrap-token"}
+	s := &demoServer{Data: data, DICOMPort: port, stderr: stderr, Token: "app-test-bootstrap-token", done: make(chan struct{})}
 	s.cmd = exec.Command(molarBin, "serve", "--demo", "--data", data, "--http", "127.0.0.1:0", "--dicom", fmt.Sprintf("127.0.0.1:%d", port),
 		"--peer", "STORESCU=127.0.0.1:104", "--api-token", s.Token)
 	s.cmd.Stderr = stderr
@@ -100,6 +101,7 @@ func startDemo() (*demoServer, error) {
 		return nil, err
 	}
 	found := make(chan string, 1)
+	exited := make(chan error, 1)
 	go func() {
 		re := regexp.MustCompile(`Browser:\s+(http://[^/\s]+)/`)
 		for sc := bufio.NewScanner(out); sc.Scan(); {
@@ -107,20 +109,32 @@ func startDemo() (*demoServer, error) {
 				found <- m[1]
 			}
 		}
+		exited <- s.cmd.Wait() // stdout closes when molar exits
+		close(s.done)
 	}()
+	failed := func(why string) (*demoServer, error) {
+		b, _ := os.ReadFile(stderr.Name()) // before stop removes it
+		s.stop()
+		return nil, fmt.Errorf("molar serve --demo %s; its log:\n%s", why, b)
+	}
+	// The first start seeds the region; on a loaded machine that takes a
+	// while, so the limit is generous.
 	select {
 	case s.Base = <-found:
 		return s, nil
-	case <-time.After(60 * time.Second):
-		s.stop()
-		b, _ := os.ReadFile(stderr.Name())
-		return nil, fmt.Errorf("molar serve --demo did not start:\n%s", b)
+	case err := <-exited:
+		return failed(fmt.Sprintf("exited (%v) before serving", err))
+	case <-time.After(120 * time.Second):
+		return failed("did not start within 120 s")
 	}
 }
 
 func (s *demoServer) stop() {
 	s.cmd.Process.Kill()
-	s.cmd.Wait()
+	select { // the reader goroutine reaps the process
+	case <-s.done:
+	case <-time.After(5 * time.Second):
+	}
 	os.RemoveAll(s.Data)
 	os.Remove(s.stderr.Name())
 }

@@ -51,7 +51,7 @@ export async function api(method, path, { body, version, signal, keepalive } = {
     throw new ApiError(401, "Your session has ended. Sign in again.");
   }
   if (!res.ok) {
-    const msg = (data && data.message) || (typeof data === "string" && data) || `The server answered ${res.status}.`;
+    const msg = (data && (data.message || data.error)) || (typeof data === "string" && data) || `The server answered ${res.status}.`;
     const err = new ApiError(res.status, msg, data && data.errors);
     err.headers = res.headers;
     throw err;
