@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"time"
 
@@ -345,6 +346,26 @@ func (s *seeder) unmatched(ctx context.Context) (int, error) {
 	res, err := s.Archive.Ingest(ctx, bytes.NewReader(b))
 	if err != nil {
 		return 0, fmt.Errorf("store demo unmatched film: %w", err)
+	}
+	// Wait for the filer to give up on it, so the region is whole when
+	// seeding returns.
+	study := dcm.NameUID("demo/study/unmatched")
+	for deadline := time.Now().Add(30 * time.Second); ; {
+		list, err := s.Referrals.UnmatchedFilms(ctx)
+		if err != nil {
+			return 0, err
+		}
+		if slices.ContainsFunc(list, func(u referral.Unmatched) bool { return u.StudyUID == study }) {
+			break
+		}
+		if time.Now().After(deadline) {
+			return 0, errors.New("the unmatched demo film was not listed within 30 s")
+		}
+		select {
+		case <-ctx.Done():
+			return 0, ctx.Err()
+		case <-time.After(20 * time.Millisecond):
+		}
 	}
 	if res.Outcome == store.Stored {
 		return 1, nil

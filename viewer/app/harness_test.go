@@ -21,6 +21,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
 )
@@ -255,10 +256,57 @@ func (b *browser) open(path string) {
 	b.run(chromedp.Navigate(b.srv.Base + path))
 }
 
-// signIn signs in through the sign-in pages as email, with the code
-// from the outbox; grant picks a role when the account has several
-// (-1: the first). It ends on the person's start page.
+// sessions keeps each account's session cookie once it has signed in:
+// an account may be sent only five codes an hour (internal/auth), and the
+// tests sign the same people in many times.
+var sessions = struct {
+	sync.Mutex
+	cookies map[string][]*network.CookieParam
+}{cookies: map[string][]*network.CookieParam{}}
+
+// signIn signs in as email: the first time for an account through the
+// sign-in pages with the code from the outbox, later with the session
+// that gave (again through the pages if it has ended). grant picks a role
+// when the account has several (-1: the first). It ends on the person's
+// start page.
 func (b *browser) signIn(email string, grant int) {
+	b.t.Helper()
+	key := fmt.Sprintf("%s/%d", email, grant)
+	sessions.Lock()
+	saved := sessions.cookies[key]
+	sessions.Unlock()
+	if saved != nil {
+		b.run(network.SetCookies(saved))
+		// Ask whether the session still stands from a page that does not
+		// move on by itself, then go to the start page.
+		b.open("/track")
+		var status int
+		b.eval(`fetch("/auth/session", {credentials: "same-origin"}).then((r) => r.status)`, &status)
+		if status == http.StatusOK {
+			b.open("/app/")
+			b.run(chromedp.WaitVisible(".app-header__user", chromedp.ByQuery))
+			return
+		}
+	}
+	b.signInWithCode(email, grant)
+	var cookies []*network.Cookie
+	b.run(chromedp.ActionFunc(func(ctx context.Context) error {
+		var err error
+		cookies, err = network.GetCookies().Do(ctx)
+		return err
+	}))
+	var params []*network.CookieParam
+	for _, c := range cookies {
+		params = append(params, &network.CookieParam{Name: c.Name, Value: c.Value, Domain: c.Domain, Path: c.Path,
+			Secure: c.Secure, HTTPOnly: c.HTTPOnly, SameSite: c.SameSite})
+	}
+	sessions.Lock()
+	sessions.cookies[key] = params
+	sessions.Unlock()
+}
+
+// signInWithCode goes through the sign-in pages.
+func (b *browser) signInWithCode(email string, grant int) {
 	b.t.Helper()
 	phone, ok := demoPhones[email]
 	if !ok {
