@@ -86,7 +86,8 @@ type Summary struct {
 	Updated     time.Time    `json:"updated"` // last saved or changed
 	StatusSince time.Time    `json:"status_since"`
 	WaitingDays int          `json:"waiting_days"`
-	Films       int          `json:"films"`
+	Films       int          `json:"films"`     // studies filed
+	Images      int          `json:"images"`    // their instances: the films a person counts
 	FilmsDue    bool         `json:"films_due"` // radiographs promised, none filed
 	Service     string       `json:"service,omitempty"`
 	Appointment *Appointment `json:"appointment,omitempty"`
@@ -112,6 +113,7 @@ var worklists = map[string]worklist{
 	"provider-accepted":  {statuses: []Status{StatusProviderAccepted}, needs: []auth.Action{auth.ActionReferralTriage, auth.ActionReferralBook}},
 	"provider-contacted": {statuses: []Status{StatusContacted, StatusNoContact}, needs: []auth.Action{auth.ActionReferralTriage, auth.ActionReferralBook}},
 	"provider-booked":    {statuses: []Status{StatusBooked, StatusDNA}, needs: []auth.Action{auth.ActionReferralTriage, auth.ActionReferralBook}},
+	"provider-treated":   {statuses: []Status{StatusTreated}, needs: []auth.Action{auth.ActionReferralTriage, auth.ActionReferralBook}},
 	"drafts":             {statuses: []Status{StatusDraft}, needs: []auth.Action{auth.ActionReferralCreate}, newest: true},
 	"practice":           {needs: []auth.Action{auth.ActionReferralCreate}, newest: true},
 	"chase":              {statuses: []Status{StatusAwaitingTriage, StatusInfoRequested, StatusTreated}, needs: []auth.Action{auth.ActionReferralTriage, auth.ActionReferralCreate}},
@@ -207,12 +209,21 @@ func summarize(r *Referral, now time.Time, clinical bool) Summary {
 	sum := Summary{ID: r.ID, URN: r.URN, Status: r.Status, StatusLabel: r.Status.Label(),
 		Patient: strings.ToUpper(r.Patient.Family) + ", " + r.Patient.Given, NHSNumber: r.Patient.NHSNumber, BirthDate: r.Patient.BirthDate,
 		Urgency: r.Clinical.Urgency, Practice: r.Referrer.PracticeName, Submitted: r.Submitted, Updated: r.Updated, StatusSince: r.StatusSince,
-		WaitingDays: int(now.Sub(since) / (24 * time.Hour)), Films: len(r.Films), FilmsDue: r.Radiographs.Attached && len(r.Films) == 0,
+		WaitingDays: int(now.Sub(since) / (24 * time.Hour)), Films: len(r.Films), Images: images(r.Films), FilmsDue: r.Radiographs.Attached && len(r.Films) == 0,
 		Service: r.ProviderService, Appointment: r.Appointment, Reminders: r.Reminders, LastReminded: r.LastReminded}
 	if clinical {
 		sum.Procedure = Procedures[r.Clinical.Procedure]
 	}
 	return sum
+}
+
+// images counts the instances of the studies filed.
+func images(films []Film) int {
+	n := 0
+	for _, f := range films {
+		n += f.Instances
+	}
+	return n
 }
 
 // chase says what is outstanding on a referral, once it is overdue: the

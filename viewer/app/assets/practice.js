@@ -83,7 +83,7 @@ function page(all, overdue) {
       ACTION[r.status] ? h("div", {}, h("span", { class: "app-tag app-tag--urgent prac-action" }, ACTION[r.status])) : null,
       h("div", { class: "prac-sub" }, `Since ${fmt.date(r.status_since)} (${ago(r.status_since)})`),
       r.appointment ? h("div", { class: "prac-sub" }, `Appointment ${fmt.dateTime(r.appointment.start)}`) : null);
-    const films = h("td", { class: "num" }, String(r.films ?? 0),
+    const films = h("td", { class: "num" }, String(r.images ?? r.films ?? 0),
       r.films_due ? h("div", { class: "prac-warn" }, "Promised, none received yet") : null);
     const reminders = h("td", {},
       chase ? h("div", { class: "prac-warn" }, `Overdue: ${chase}`) : null,

@@ -21,10 +21,12 @@ const LISTS = [
   { id: "provider-accepted", label: "To contact or book", caption: "Referrals accepted for treatment: contact the patient or book", empty: "No accepted referral is waiting to be booked." },
   { id: "provider-contacted", label: "Contacted", caption: "Patients contacted, or who could not be contacted", empty: "No referral is at this stage." },
   { id: "provider-booked", label: "Booked", caption: "Booked appointments, and patients who did not attend", empty: "No appointments are booked." },
+  { id: "provider-treated", label: "Treated", caption: "Patients treated: discharge them with a letter to the practice", empty: "No treated patient is waiting to be discharged." },
 ];
 // Lists holding one status need no status column.
 const COLS = { "provider-received": ["urgency", "urn", "patient", "service", "waiting"], "provider-accepted": ["urgency", "urn", "patient", "service", "waiting"],
-  "provider-contacted": ["urgency", "urn", "patient", "service", "status", "waiting"], "provider-booked": ["urgency", "urn", "patient", "service", "status", "appointment"] };
+  "provider-contacted": ["urgency", "urn", "patient", "service", "status", "waiting"], "provider-booked": ["urgency", "urn", "patient", "service", "status", "appointment"],
+  "provider-treated": ["urgency", "urn", "patient", "service", "waiting"] };
 
 const fetchAll = () => Object.fromEntries(LISTS.map((l) => [l.id,
   api("GET", `/api/worklists/${l.id}`).then((r) => ({ rows: r.data || [] }), (err) => ({ err }))]));

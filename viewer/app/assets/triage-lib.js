@@ -290,7 +290,7 @@ export const COLUMNS = {
   waiting: { head: "Waiting", cls: "num", cell: (td, r) => text(td, fmt.days(r.waiting_days)) },
   films: {
     head: "Films", cell: (td, r) => {
-      if (r.films > 0) text(td, r.films === 1 ? "Received" : `Received (${r.films} studies)`);
+      if (r.films > 0) text(td, r.images > 0 ? `Received (${r.images} ${r.images === 1 ? "film" : "films"})` : "Received");
       else if (r.films_due) td.append(h("span", { class: "app-tag app-tag--urgent" }, "Awaited"));
       else { td.className += " mx-muted"; text(td, "None sent"); }
     },
