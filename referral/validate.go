@@ -44,8 +44,8 @@ var Procedures = map[string]string{
 // Anaesthesia are the kinds of anaesthesia a referrer may ask for.
 var Anaesthesia = map[string]string{
 	"la":                  "Local anaesthesia",
-	"iv-sedation":         "Intravenous sedation",
-	"inhalation-sedation": "Inhalation sedation",
+	"iv-sedation":         "Intravenous (IV) sedation",
+	"inhalation-sedation": "Inhalation sedation (gas and air)",
 	"ga":                  "General anaesthesia",
 }
 

@@ -6,6 +6,7 @@
 // shows the URN and status of one already sent).
 
 import { start, api, h, fail, fmt, param, style, ApiError } from "/app/assets/common.js";
+import { PROCEDURES as VOCAB_PROCEDURES, ANAESTHESIA as VOCAB_ANAESTHESIA } from "/app/assets/vocab.js";
 import { dateFields, readDate, writeDate, parseDate, today, urnText, clock, statusLabel } from "/app/assets/referrer-lib.js";
 
 style("refer");
@@ -14,22 +15,8 @@ const { main, session } = await start({});
 // ---------------------------------------------------------------------------
 // What the server accepts (referral/validate.go), in the same words.
 
-const PROCEDURES = [
-  ["retained-roots", "Removal of retained roots"],
-  ["third-molars", "Removal of third molars (wisdom teeth)"],
-  ["other-extraction", "Other extraction"],
-  ["orthodontic-exposure", "Exposure or removal of teeth for orthodontics"],
-  ["soft-tissue", "Soft tissue surgery or biopsy"],
-  ["apicectomy", "Apicectomy"],
-  ["pathology", "Cysts and other pathology"],
-  ["other", "Other oral surgery"],
-];
-const ANAESTHESIA = [
-  ["la", "Local anaesthesia"],
-  ["iv-sedation", "Intravenous (IV) sedation"],
-  ["inhalation-sedation", "Inhalation sedation (gas and air)"],
-  ["ga", "General anaesthesia"],
-];
+const PROCEDURES = Object.entries(VOCAB_PROCEDURES);
+const ANAESTHESIA = Object.entries(VOCAB_ANAESTHESIA);
 const ANTICOAGULANTS = [
   ["none", "None"],
   ["warfarin", "Warfarin"],

@@ -2,6 +2,7 @@
 // public tracker: date entry in three boxes, plain-English dates, URNs.
 
 import { h, style } from "/app/assets/common.js";
+import { STATUS } from "/app/assets/vocab.js";
 
 style("referrer-lib");
 
@@ -137,12 +138,5 @@ export function patientName(s) {
 // statusLabel is a status in plain English (referral.Status.Label), for
 // pages that have the status code alone.
 export function statusLabel(s) {
-  return {
-    DRAFT: "Draft", SUBMITTED: "Received", AWAITING_TRIAGE: "Waiting for clinical triage",
-    INFO_REQUESTED: "More information asked of the referrer", ACCEPTED: "Accepted",
-    RETURNED_TO_REFERRER: "Returned to the referring dentist", REDIRECTED: "Redirected",
-    SENT_TO_PROVIDER: "Sent to the treating service", PROVIDER_ACCEPTED: "Accepted by the treating service",
-    CONTACTED: "Patient contacted", BOOKED: "Appointment booked", TREATED: "Treated", DISCHARGED: "Discharged",
-    DNA: "Did not attend", NO_CONTACT: "Could not contact the patient", CANCELLED: "Cancelled",
-  }[s] || s || "";
+  return STATUS[s] || s || "";
 }

@@ -9,6 +9,7 @@
 // (referral.book); the matrix does not give it to service definers, who
 // are the only ones who open this page, so it is not offered here.
 import { start, api, h, fail, fmt, param, style, ApiError } from "/app/assets/common.js";
+import { PROCEDURES, ANAESTHESIA } from "/app/assets/vocab.js";
 
 style("services");
 const { main, session } = await start();
@@ -24,16 +25,8 @@ const tiers = [
   ["L1", "Level 1", "routine care a practice can give"], ["L2", "Level 2", "needs a practitioner with enhanced skills"],
   ["L3a", "Level 3a", "consultant-led, in primary or secondary care"], ["L3b", "Level 3b", "consultant-led, in hospital"],
 ];
-const procedures = [
-  ["retained-roots", "Removal of retained roots"], ["third-molars", "Removal of third molars (wisdom teeth)"],
-  ["other-extraction", "Other extraction"], ["orthodontic-exposure", "Exposure or removal of teeth for orthodontics"],
-  ["soft-tissue", "Soft tissue surgery or biopsy"], ["apicectomy", "Apicectomy"],
-  ["pathology", "Cysts and other pathology"], ["other", "Other oral surgery"],
-];
-const anaesthesia = [
-  ["la", "Local anaesthesia"], ["iv-sedation", "Intravenous sedation"],
-  ["inhalation-sedation", "Inhalation sedation"], ["ga", "General anaesthesia"],
-];
+const procedures = Object.entries(PROCEDURES);
+const anaesthesia = Object.entries(ANAESTHESIA);
 const bookingModels = [
   ["DBS", "Directly bookable (DBS)", "the referral books one of the service's free slots"],
   ["IBS", "Indirectly bookable (IBS)", "the service contacts the patient to arrange an appointment"],
