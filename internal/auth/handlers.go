@@ -442,7 +442,19 @@ func (s *Service) getSession(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, Session{
 		User: u.public(), Grant: ss.Grant, RoleLabel: ss.Grant.Role.Label(), CSRFToken: csrfToken(id),
 		IdleExpires: ss.LastSeen.Add(s.cfg.SessionIdle).UTC(), Expires: ss.CreatedAt.Add(s.cfg.SessionAbsolute).UTC(),
+		Actions: allowedActions(ss.Grant.Role),
 	})
+}
+
+// allowedActions lists what role may do, in the matrix's order.
+func allowedActions(role Role) []Action {
+	out := []Action{}
+	for _, a := range Actions() {
+		if Allowed(role, a) {
+			out = append(out, a)
+		}
+	}
+	return out
 }
 
 // postSwitchRole moves the session to another of the user's grants, with

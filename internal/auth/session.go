@@ -36,6 +36,9 @@ type Session struct {
 	CSRFToken   string    `json:"csrf_token"`
 	IdleExpires time.Time `json:"idle_expires"`
 	Expires     time.Time `json:"expires"`
+	// Actions are what the session's role may do, from the matrix, so
+	// pages offer only what the server will allow (it still decides).
+	Actions []Action `json:"actions"`
 }
 
 var (

@@ -2,9 +2,11 @@ package auth
 
 import (
 	"crypto/tls"
+	"encoding/json"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -290,5 +292,27 @@ func TestHasCredentials(t *testing.T) {
 		if got := HasCredentials(r); got != tc.wants {
 			t.Errorf("%s: %v, want %v", tc.name, got, tc.wants)
 		}
+	}
+}
+
+// The session tells the pages what its role may do: exactly the matrix's
+// answer, so a page never offers what the server refuses.
+func TestSessionListsTheRolesActions(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	b := f.browser()
+	b.signIn(f.dentist().Email)
+	r := b.get("/auth/session")
+	var s Session
+	if err := json.Unmarshal([]byte(r.body), &s); err != nil || r.status != http.StatusOK {
+		t.Fatalf("session: %d %v", r.status, err)
+	}
+	for _, a := range Actions() {
+		if got, want := slices.Contains(s.Actions, a), Allowed(s.Grant.Role, a); got != want {
+			t.Errorf("%s: listed %v, the matrix says %v", a, got, want)
+		}
+	}
+	if !slices.Contains(s.Actions, ActionReferralCreate) || slices.Contains(s.Actions, ActionAuditRead) {
+		t.Errorf("a referrer's actions: %v", s.Actions)
 	}
 }

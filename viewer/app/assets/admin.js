@@ -62,14 +62,12 @@ const roles = [
 ];
 const roleLabel = (r) => (roles.find((x) => x[0] === r) || [r, r])[1];
 
-// What each role may do here (internal/auth/matrix.go): user.admin for
-// the three administrators; the rest is the system administrator's.
-const sectionsFor = {
-  sysadmin: ["users", "unmatched", "outbox", "forwarding", "audit"],
-  "referrer-admin": ["users"],
-  "sp-admin": ["users"],
-};
-const mayOrgAdmin = role === "sysadmin";
+// Each section shows to a role the matrix lets do its action: the
+// session lists them (internal/auth/matrix.go decides, here and again on
+// every request).
+const may = new Set(session.actions || []);
+const sectionAction = { users: "user.admin", unmatched: "film.attach", outbox: "outbox.read", forwarding: "forward.admin", audit: "audit.read" };
+const mayOrgAdmin = may.has("org.admin");
 
 const stateWords = {
   queued: ["Queued", "blue"], sending: ["Sending", "blue"], "retry-wait": ["Waiting to retry", "amber"],
@@ -633,8 +631,7 @@ const all = [
   { id: "forwarding", title: "Forwarding queue", run: forwarding },
   { id: "audit", title: "Audit log", run: audit },
 ];
-const allowed = new Set(sectionsFor[role] || []);
-const sections = all.filter((s) => allowed.has(s.id));
+const sections = all.filter((s) => may.has(sectionAction[s.id]));
 
 if (!sections.length) {
   notice(main, "Your role has nothing to administer here.", "warning");
