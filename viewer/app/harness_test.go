@@ -356,17 +356,6 @@ func (b *browser) screenshot(name string) {
 	}
 }
 
-// clear empties an input: chromedp's SetValue refuses an empty value.
-func (b *browser) clear(sel string) {
-	b.t.Helper()
-	var ok bool
-	b.eval(fmt.Sprintf(`(() => { const el = document.querySelector(%q); if (!el) return false; el.value = "";
-		el.dispatchEvent(new Event("input", {bubbles: true})); el.dispatchEvent(new Event("change", {bubbles: true})); return true })()`, sel), &ok)
-	if !ok {
-		b.t.Fatalf("clear: no %s", sel)
-	}
-}
-
 // text is the visible text of the first element matching sel.
 func (b *browser) text(sel string) string {
 	b.t.Helper()
