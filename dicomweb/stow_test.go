@@ -200,14 +200,17 @@ func TestStow(t *testing.T) {
 	for _, tc := range []struct {
 		name, ct string
 		status   int
+		body     string
 	}{
-		{"json metadata", `multipart/related; type="application/dicom+json"; boundary=x`, 415},
-		{"plain text", "text/plain", 415},
-		{"no boundary", `multipart/related; type="application/dicom"`, 400},
-		{"empty", `multipart/related; type="application/dicom"; boundary=x`, 400},
+		{"json metadata", `multipart/related; type="application/dicom+json"; boundary=x`, 415, "--x--\r\n"},
+		{"plain text", "text/plain", 415, "--x--\r\n"},
+		{"no boundary", `multipart/related; type="application/dicom"`, 400, "--x--\r\n"},
+		{"no parts", `multipart/related; type="application/dicom"; boundary=x`, 400, "--x--\r\n"},
+		{"empty body", `multipart/related; type="application/dicom"; boundary=x`, 400, ""},
+		{"no boundary line", `multipart/related; type="application/dicom"; boundary=x`, 400, "just a preamble\r\n"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			body := "--x--\r\n"
+			body := tc.body
 			if resp, out := ts.post(t, "/dicom-web/studies", tc.ct, strings.NewReader(body)); resp.StatusCode != tc.status {
 				t.Errorf("status %d, want %d: %s", resp.StatusCode, tc.status, out)
 			}

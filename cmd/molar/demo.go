@@ -18,11 +18,9 @@ import (
 // seedDemoRegion seeds the demo region (when it is not there yet) through
 // a referral service of its own, whose clock the seeder sets back so the
 // referrals have waited as real ones would, then closes that service.
-// Its reads are not audited: nobody looked at anything.
+// Its reads are not audited: nobody looked at anything. The demo
+// accounts must be seeded first.
 func seedDemoRegion(ctx context.Context, cfg *config.Config, accounts *auth.Service, d referralDeps, log *slog.Logger) (demo.Summary, error) {
-	if _, err := accounts.SeedDemo(ctx); err != nil {
-		return demo.Summary{}, fmt.Errorf("seed demo accounts: %w", err)
-	}
 	clock := &demo.Clock{}
 	d.audit, d.now = nil, clock.Now
 	refs, err := openReferrals(ctx, cfg, d, log)
@@ -76,6 +74,9 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return fmt.Errorf("open accounts: %w", err)
 	}
 	defer accounts.Close()
+	if _, err := accounts.SeedDemo(ctx); err != nil {
+		return fmt.Errorf("seed demo accounts: %w", err)
+	}
 	fq, err := forward.Open(ctx, forward.Config{Dir: filepath.Join(cfg.DataDir, "forward"), Source: archive,
 		Dialer: &dimse.Dialer{CallingAE: cfg.AETitle}, Logger: log.With("component", "forward")})
 	if err != nil {
