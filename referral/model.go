@@ -316,6 +316,7 @@ type Event struct {
 	From       Status    `json:"from,omitempty"`
 	To         Status    `json:"to,omitempty"`
 	User       string    `json:"user,omitempty"`
+	Name       string    `json:"name,omitempty"` // the user's name then, for people reading the history
 	Role       string    `json:"role,omitempty"`
 	Org        string    `json:"org,omitempty"`
 	OnBehalfOf string    `json:"on_behalf_of,omitempty"`

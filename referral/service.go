@@ -255,7 +255,7 @@ func (s *Service) CreateDraft(ctx context.Context, p auth.Principal, form Referr
 	r.ID, r.Status, r.Version = newID(), StatusDraft, 1
 	r.Created, r.Updated, r.StatusSince, r.CreatedBy = now, now, now, p.UserID
 	problems := r.validateFormat(now)
-	ev := Event{Seq: 1, At: now, Action: "draft", To: StatusDraft, User: p.UserID, Role: string(p.Role), Org: p.Org, OnBehalfOf: p.OnBehalfOf, Version: 1}
+	ev := Event{Seq: 1, At: now, Action: "draft", To: StatusDraft, User: p.UserID, Name: p.Name, Role: string(p.Role), Org: p.Org, OnBehalfOf: p.OnBehalfOf, Version: 1}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	w := s.db.newWriter()
@@ -360,7 +360,7 @@ func (s *Service) update(ctx context.Context, p auth.Principal, id string, versi
 			e.At = now
 		}
 		if e.User == "" {
-			e.User, e.Role, e.Org, e.OnBehalfOf = p.UserID, string(p.Role), p.Org, p.OnBehalfOf
+			e.User, e.Name, e.Role, e.Org, e.OnBehalfOf = p.UserID, p.Name, string(p.Role), p.Org, p.OnBehalfOf
 		}
 	}
 	w := s.db.newWriter()

@@ -111,7 +111,7 @@ func (s *Service) AddUpload(ctx context.Context, p auth.Principal, id, name, des
 	_, err = s.update(ctx, system, id, 0, func(r *Referral, now time.Time) ([]Event, error) {
 		r.Uploads = append(r.Uploads, *up)
 		return []Event{{Action: "film-uploaded", Comment: fmt.Sprintf("%s (%s, %d bytes)", up.Name, up.Kind, up.Size),
-			User: p.UserID, Role: string(p.Role), Org: p.Org, OnBehalfOf: p.OnBehalfOf}}, nil
+			User: p.UserID, Name: p.Name, Role: string(p.Role), Org: p.Org, OnBehalfOf: p.OnBehalfOf}}, nil
 	}, nil)
 	if err != nil {
 		return nil, err

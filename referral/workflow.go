@@ -248,7 +248,7 @@ func plan(r *Referral, p auth.Principal, req StepRequest, dir directory, now tim
 		errs.add("comment", ru.comment)
 	}
 	ev := func(action string, from, to Status) Event {
-		return Event{At: now, Action: action, From: from, To: to, User: p.UserID, Role: string(p.Role), Org: p.Org,
+		return Event{At: now, Action: action, From: from, To: to, User: p.UserID, Name: p.Name, Role: string(p.Role), Org: p.Org,
 			OnBehalfOf: p.OnBehalfOf, Reason: req.Reason, Comment: req.Comment}
 	}
 	system := func(from, to Status, comment string) Event {

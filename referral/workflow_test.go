@@ -437,3 +437,20 @@ func TestDraftSaveAndResume(t *testing.T) {
 		t.Fatalf("another practice sees drafts %+v", other)
 	}
 }
+
+// A history names the people who acted, as they were called then, beside
+// their role and organisation.
+func TestHistoryNamesPeople(t *testing.T) {
+	f := newFixture(t, Options{})
+	named := triager
+	named.Name = "Ms Tess Triager"
+	r := f.take(named, f.submitted(), StepRequest{Step: StepRequestInfo, Reason: "medical-history", Comment: "Latest INR?"})
+	evs, err := f.svc.History(context.Background(), referrer, r.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	last := evs[len(evs)-1]
+	if last.Action != string(StepRequestInfo) || last.Name != "Ms Tess Triager" || last.User != triager.UserID || last.Org != hubODS {
+		t.Errorf("event: %+v", last)
+	}
+}

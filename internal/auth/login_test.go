@@ -46,7 +46,7 @@ func TestSignInBySMS(t *testing.T) {
 		t.Error("the sign-in cookie outlived the sign-in")
 	}
 	p := principalOf(t, b.get("/protected"))
-	if p.UserID != u.ID || p.Email != u.Email || p.Role != RoleReferrer || p.Org != fxPractice || p.Via != ViaSession {
+	if p.UserID != u.ID || p.Email != u.Email || p.Name != u.Name || p.Name == "" || p.Role != RoleReferrer || p.Org != fxPractice || p.Via != ViaSession {
 		t.Errorf("principal %+v", p)
 	}
 }

@@ -32,6 +32,8 @@ type Principal struct {
 	// "apikey:<id>" or "bearer:<id>"; for the bootstrap token "api-token".
 	UserID string `json:"user_id"`
 	Email  string `json:"email,omitempty"`
+	// Name is the person's name (sessions), for histories people read.
+	Name string `json:"name,omitempty"`
 	Role   Role   `json:"role"`
 	Org    string `json:"org,omitempty"` // ODS code
 	// OnBehalfOf is the user ID of the clinician a clinician admin (B1115)
@@ -323,7 +325,7 @@ func (s *Service) authenticate(r *http.Request) (Principal, error) {
 		return Principal{}, err
 	}
 	return Principal{
-		UserID: u.ID, Email: u.Email, Role: ss.Grant.Role, Org: ss.Grant.Org, OnBehalfOf: ss.Grant.OnBehalfOf,
+		UserID: u.ID, Email: u.Email, Name: u.Name, Role: ss.Grant.Role, Org: ss.Grant.Org, OnBehalfOf: ss.Grant.OnBehalfOf,
 		Via: ViaSession, CSRFToken: csrfToken(id),
 	}, nil
 }

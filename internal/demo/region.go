@@ -82,7 +82,7 @@ func SeedRegion(ctx context.Context, rg Region) (Summary, error) {
 			return Summary{}, fmt.Errorf("seed demo region: demo user %s (seed the demo accounts first): %w", email, err)
 		}
 		g := u.Grants[0]
-		s.people[who] = auth.Principal{UserID: u.ID, Email: u.Email, Role: g.Role, Org: g.Org, OnBehalfOf: g.OnBehalfOf, Via: auth.ViaSession}
+		s.people[who] = auth.Principal{UserID: u.ID, Email: u.Email, Name: u.Name, Role: g.Role, Org: g.Org, OnBehalfOf: g.OnBehalfOf, Via: auth.ViaSession}
 	}
 	// The services were defined a season ago.
 	rg.Clock.set(s.now.AddDate(0, -3, 0))

@@ -572,7 +572,7 @@ function historyList(events) {
       h("p", { class: "ref-history__head" },
         h("strong", {}, ACTION_LABEL[e.action] || e.action),
         e.to && e.from !== e.to ? ` → ${STATUS[e.to] || e.to}` : "",
-        h("span", { class: "mx-sub" }, `${fmt.dateTime(e.at)} · ${e.user === "molar" ? "Molar" : [ROLE_LABEL[e.role] || e.role, e.org].filter(Boolean).join(", ")}`)),
+        h("span", { class: "mx-sub" }, `${fmt.dateTime(e.at)} · ${e.user === "molar" ? "Molar" : [e.name, ROLE_LABEL[e.role] || e.role, e.org].filter(Boolean).join(", ")}`)),
       e.reason ? h("p", { class: "ref-history__reason" }, "Reason: ", reasonLabel(e.reason)) : null,
       e.comment ? h("p", { class: "ref-history__comment" }, e.comment) : null)));
 }
