@@ -34,8 +34,8 @@ type Principal struct {
 	Email  string `json:"email,omitempty"`
 	// Name is the person's name (sessions), for histories people read.
 	Name string `json:"name,omitempty"`
-	Role   Role   `json:"role"`
-	Org    string `json:"org,omitempty"` // ODS code
+	Role Role   `json:"role"`
+	Org  string `json:"org,omitempty"` // ODS code
 	// OnBehalfOf is the user ID of the clinician a clinician admin (B1115)
 	// acts for; audit entries must carry it.
 	OnBehalfOf string `json:"on_behalf_of,omitempty"`
