@@ -164,6 +164,14 @@ func TestDischargeLetterChased(t *testing.T) {
 	if err != nil || len(list) != 1 || !strings.Contains(list[0].Chase, "discharge letter") {
 		t.Fatalf("provider's chase list after 14 days: %+v, %v", list, err)
 	}
+	// The practice sees it too; the triage hub, which has no part in the
+	// letter, does not.
+	if list, _ := f.svc.Worklist(ctx, referrer, "chase", 0); len(list) != 1 {
+		t.Errorf("practice's chase list: %+v", list)
+	}
+	if list, _ := f.svc.Worklist(ctx, triager, "chase", 0); len(list) != 0 {
+		t.Errorf("the hub is chased for a provider's letter: %+v", list)
+	}
 	// The practice chases the provider; the triage hub has no part in it.
 	cur, _ := f.svc.Get(ctx, referrer, r.ID)
 	if _, err := f.svc.Remind(ctx, triager, r.ID, cur.Version, ""); !errors.Is(err, ErrForbidden) && !errors.Is(err, ErrNotFound) {

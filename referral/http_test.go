@@ -172,8 +172,10 @@ func TestAPI(t *testing.T) {
 	if resp.StatusCode != http.StatusOK {
 		t.Fatalf("track: %d %s", resp.StatusCode, body)
 	}
+	// The URN is random and may itself hold "38": look past it.
+	shown := strings.ReplaceAll(string(body), r.URN, "")
 	for _, secret := range []string{"Olivia", "Smith", "SMITH", "9434765919", "1984-03-12", "pericoronitis", "third", "38", "penicillin", "Park Row", "07700"} {
-		if strings.Contains(string(body), secret) {
+		if strings.Contains(shown, secret) {
 			t.Errorf("tracker shows %q: %s", secret, body)
 		}
 	}

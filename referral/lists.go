@@ -172,7 +172,7 @@ func (s *Service) Worklist(ctx context.Context, p auth.Principal, name string, l
 			}
 			sum := summarize(r, now, clinical)
 			if name == "chase" {
-				if sum.Chase = chase(r, now); sum.Chase == "" {
+				if sum.Chase = chase(r, now); sum.Chase == "" || !chasedBy(r, p.Org) {
 					return true, nil
 				}
 			}
@@ -215,6 +215,17 @@ func summarize(r *Referral, now time.Time, clinical bool) Summary {
 		sum.Procedure = Procedures[r.Clinical.Procedure]
 	}
 	return sum
+}
+
+// chasedBy reports whether org has a part in what is outstanding on r:
+// the practice and the triage service in the films and answers asked for
+// before triage, the practice and the provider in a discharge letter (the
+// triage hub has no part in that unless it is also the provider).
+func chasedBy(r *Referral, org string) bool {
+	if r.Status == StatusTreated {
+		return org == r.Referrer.PracticeODS || org == r.ProviderOrg
+	}
+	return true
 }
 
 // images counts the instances of the studies filed.

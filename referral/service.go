@@ -317,20 +317,38 @@ var errNoChange = errors.New("no change")
 // update runs fn on the current referral under the write lock, checks
 // the version (0: no check, for the server's own updates), stores the
 // result with fn's events stamped, and returns it.
+//
+// A refusal (another organisation's referral, a step not the caller's to
+// take) is audited after the lock is released: the audit log's fsync must
+// not hold up everyone else's changes.
 func (s *Service) update(ctx context.Context, p auth.Principal, id string, version int,
 	fn func(r *Referral, now time.Time) ([]Event, error), also func(w *writer, r *Referral) error) (*Referral, error) {
 	s.mu.Lock()
-	defer s.mu.Unlock()
+	r, refused, err := s.updateLocked(ctx, p, id, version, fn, also)
+	s.mu.Unlock()
+	if refused != nil {
+		why := "not a referral of the caller's organisation"
+		if errors.Is(err, ErrForbidden) {
+			why = err.Error()
+		}
+		s.denied(ctx, p, refused, "referral.change", why)
+	}
+	return r, err
+}
+
+// updateLocked is update under s.mu; refused is the referral a refused
+// caller tried to change.
+func (s *Service) updateLocked(ctx context.Context, p auth.Principal, id string, version int,
+	fn func(r *Referral, now time.Time) ([]Event, error), also func(w *writer, r *Referral) error) (_ *Referral, refused *Referral, _ error) {
 	old, err := s.db.referral(id)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if access(p, old) == NoAccess {
-		s.denied(ctx, p, old, "referral.change", "not a referral of the caller's organisation")
-		return nil, ErrNotFound
+		return nil, old, ErrNotFound
 	}
 	if version != 0 && old.Version != version {
-		return nil, &StepError{Err: ErrConflict, Message: fmt.Sprintf(
+		return nil, nil, &StepError{Err: ErrConflict, Message: fmt.Sprintf(
 			"This referral was changed by someone else since you opened it (version %d, now %d). Reload it and try again.", version, old.Version)}
 	}
 	cp := *old
@@ -338,17 +356,17 @@ func (s *Service) update(ctx context.Context, p auth.Principal, id string, versi
 	now := s.now()
 	events, err := fn(r, now)
 	if errors.Is(err, errNoChange) {
-		return old, nil
+		return old, nil, nil
 	}
 	if errors.Is(err, ErrForbidden) {
-		s.denied(ctx, p, old, "referral.change", err.Error())
+		return nil, old, err
 	}
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	last, err := s.lastEventSeq(ctx, id)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	r.Version = old.Version + 1
 	r.Updated = now
@@ -366,21 +384,21 @@ func (s *Service) update(ctx context.Context, p auth.Principal, id string, versi
 	w := s.db.newWriter()
 	if r.URN == "" && r.Status != StatusDraft {
 		if err := s.issueURN(w, r); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 	}
 	if err := w.putReferral(old, r, events); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if also != nil {
 		if err := also(w, r); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 	}
 	if err := w.commit(); err != nil {
-		return nil, fmt.Errorf("save %s: %w", r.describe(), err)
+		return nil, nil, fmt.Errorf("save %s: %w", r.describe(), err)
 	}
-	return r, nil
+	return r, nil, nil
 }
 
 func (s *Service) lastEventSeq(ctx context.Context, id string) (int, error) {

@@ -108,6 +108,16 @@ func TestSignedOutGoesToSignIn(t *testing.T) {
 	if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/login?next=%2Fapp%2Ftriage" {
 		t.Errorf("signed out: %d %s", resp.StatusCode, resp.Header.Get("Location"))
 	}
+	// A tracking link with the URN in the path opens the tracker with it
+	// filled in.
+	resp, err = client.Get(srv.Base + "/track/CJGKBTG22K")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusFound || resp.Header.Get("Location") != "/track?urn=CJGKBTG22K" {
+		t.Errorf("/track/URN: %d %s", resp.StatusCode, resp.Header.Get("Location"))
+	}
 	// The assets carry no data and are cached by content.
 	resp, err = http.Get(srv.Base + "/app/assets/common.js")
 	if err != nil {
