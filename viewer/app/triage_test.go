@@ -21,14 +21,37 @@ import (
 	"github.com/chromedp/chromedp"
 )
 
-// triWait polls a JavaScript condition until it is true.
+// triWait polls a JavaScript condition until it is true. A click that
+// navigates may land while a poll is running, which ends that page's
+// JavaScript: the poll starts again on the new page.
 func triWait(b *browser, cond string) {
 	b.t.Helper()
-	var ok bool
-	b.eval(fmt.Sprintf(`new Promise((resolve) => { const t0 = Date.now(); const tick = () => { let v = false; try { v = !!(%s); } catch (e) {} if (v || Date.now() - t0 > 20000) resolve(v); else setTimeout(tick, 25); }; tick(); })`, cond), &ok)
-	if !ok {
-		b.t.Fatalf("waited 20 s for %s (at %s)", cond, b.location())
+	poll := fmt.Sprintf(`new Promise((resolve) => { const t0 = Date.now(); const tick = () => { let v = false; try { v = !!(%s); } catch (e) {} if (v || Date.now() - t0 > 2000) resolve(v); else setTimeout(tick, 25); }; tick(); })`, cond)
+	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); {
+		var ok bool
+		ctx, cancel := context.WithTimeout(b.ctx, 10*time.Second)
+		err := chromedp.Run(ctx, chromedp.Evaluate(poll, &ok, func(p *runtime.EvaluateParams) *runtime.EvaluateParams {
+			return p.WithAwaitPromise(true)
+		}))
+		cancel()
+		if err == nil && ok {
+			return
+		}
+		if err != nil && !navigated(err) {
+			b.t.Fatalf("waiting for %s: %v (at %s)", cond, err, b.location())
+		}
+		if err != nil {
+			time.Sleep(50 * time.Millisecond) // let the new page start
+		}
 	}
+	b.t.Fatalf("waited 20 s for %s (at %s)", cond, b.location())
+}
+
+// navigated reports an evaluation cut short by the page going away.
+func navigated(err error) bool {
+	msg := err.Error()
+	return strings.Contains(msg, "navigated or closed") || strings.Contains(msg, "context was destroyed") ||
+		strings.Contains(msg, "Cannot find context")
 }
 
 // triKey presses a key on whatever has the focus.
