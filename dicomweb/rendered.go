@@ -211,7 +211,7 @@ func (s *Service) renderInstance(w http.ResponseWriter, r *http.Request, caller 
 	if mediaType == "" {
 		mediaType = string(render.JPEG)
 	}
-	sum := sha256.Sum256(append(append([]byte{}, in.SHA256[:]...), r.URL.RawQuery+r.URL.Path+mediaType...))
+	sum := sha256.Sum256([]byte(in.Version + "\x00" + r.URL.RawQuery + r.URL.Path + mediaType))
 	etag := `"` + hex.EncodeToString(sum[:12]) + `"`
 	h := w.Header()
 	h.Set("ETag", etag)

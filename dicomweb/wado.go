@@ -383,7 +383,7 @@ func (s *Service) frames(w http.ResponseWriter, r *http.Request, caller Caller) 
 	if !s.record(w, r, s.studyEvent(r.Context(), caller, ActionRetrieve, study, series, sop)) {
 		return
 	}
-	etag := fmt.Sprintf(`"%s-%s"`, hex.EncodeToString(in.SHA256[:12]), r.PathValue("frames"))
+	etag := fmt.Sprintf(`"%s-%s"`, in.Version, r.PathValue("frames"))
 	w.Header().Set("ETag", etag)
 	if etagMatches(r.Header.Get("If-None-Match"), etag) {
 		w.Header().Set("Cache-Control", cacheImmutable)
@@ -517,7 +517,7 @@ func (s *Service) bulk(w http.ResponseWriter, r *http.Request, caller Caller) {
 	if !s.record(w, r, s.studyEvent(r.Context(), caller, ActionRetrieve, study, series, sop)) {
 		return
 	}
-	etag := `"` + hex.EncodeToString(in.SHA256[:12]) + "-" + path + `"`
+	etag := `"` + in.Version + "-" + path + `"`
 	if multi {
 		w.Header().Set("ETag", etag)
 		body := startMultipart(w, "application/octet-stream", cacheImmutable)

@@ -172,6 +172,14 @@ func (w *writer) commit() error {
 	return w.b.Commit(pebble.Sync)
 }
 
+// commitLazily commits without waiting for the disk: for writes that a
+// crash may lose because they are redone from their source (the film
+// filer's cursor). The next synced commit makes them durable too.
+func (w *writer) commitLazily() error {
+	defer w.b.Close()
+	return w.b.Commit(pebble.NoSync)
+}
+
 // putReferral writes r, its index entries (replacing old's) and events.
 func (w *writer) putReferral(old, r *Referral, events []Event) error {
 	if old != nil {

@@ -138,7 +138,11 @@ func (s *Service) fileChanges(ctx context.Context, cursor uint64) (uint64, int, 
 	if err := w.set(pMeta+"feed-cursor", strconv.FormatUint(last, 10)); err != nil {
 		return cursor, 0, err
 	}
-	if err := w.commit(); err != nil {
+	// Filing a study again is harmless (fileStudy and attach see what is
+	// done already), so a cursor lost in a crash only means some changes
+	// are looked at twice. Syncing it would add a disk flush per film
+	// received, competing with the C-STORE answers that do wait for one.
+	if err := w.commitLazily(); err != nil {
 		return cursor, 0, fmt.Errorf("save film filer cursor: %w", err)
 	}
 	return last, len(changes), nil
@@ -180,6 +184,15 @@ func (s *Service) fileStudy(ctx context.Context, study string, seq uint64) error
 	u := Unmatched{StudyUID: study, At: s.now(), AccessionNumber: acc, PatientID: attrs.First(dcm.PatientID),
 		PatientName: attrs.First(dcm.PatientName), BirthDate: attrs.First(dcm.PatientBirthDate),
 		StudyDate: attrs.First(dcm.StudyDate), Modalities: strings.Join(attrs.Values(dcm.ModalitiesInStudy), ","), Why: why}
+	var listed Unmatched
+	if err := s.db.getJSON(pUnmatched+study, &listed); err == nil {
+		// Every instance of an unmatched study passes here: write (and
+		// sync) only when what the administrator sees would change.
+		u.At = listed.At
+		if u == listed {
+			return nil
+		}
+	}
 	w := s.db.newWriter()
 	if err := w.setJSON(pUnmatched+study, u); err != nil {
 		return err

@@ -6,6 +6,7 @@ import (
 	"image"
 	"image/color"
 	"image/jpeg"
+	"reflect"
 	"testing"
 	"time"
 
@@ -157,6 +158,48 @@ func TestFilerResumes(t *testing.T) {
 		got, _ := again.db.referral(r.ID)
 		return len(got.Films) == 1
 	})
+}
+
+// The filer's cursor is saved without a sync, so after a crash some
+// changes are filed again. That must change nothing: no second film, no
+// new history, and an unmatched study keeps the time it was first listed.
+func TestRefilingChangesNothing(t *testing.T) {
+	st, err := store.Open(context.Background(), store.Options{Dir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	f := newFixture(t, Options{Archive: st})
+	r := f.submitted()
+	ctx := context.Background()
+	filed, stray := dcm.NewUID(), dcm.NewUID()
+	for i := range 2 {
+		ingest(t, st, synth.Spec{StudyUID: filed, SeriesUID: filed + ".1", InstanceNumber: i + 1, AccessionNumber: r.URN})
+		ingest(t, st, synth.Spec{StudyUID: stray, SeriesUID: stray + ".1", InstanceNumber: i + 1, PatientID: "not-an-nhs-no"})
+	}
+	if _, n, err := f.svc.fileChanges(ctx, 0); err != nil || n != 4 {
+		t.Fatalf("first filing: %d changes, %v", n, err)
+	}
+	films := f.films(r.ID)
+	events, _ := f.svc.History(ctx, referrer, r.ID)
+	unmatched, _ := f.svc.UnmatchedFilms(ctx)
+	if len(films) != 1 || films[0].Instances != 2 || len(unmatched) != 1 {
+		t.Fatalf("after the first filing: films %+v, unmatched %+v", films, unmatched)
+	}
+
+	f.clock.add(time.Hour)
+	if _, _, err := f.svc.fileChanges(ctx, 0); err != nil {
+		t.Fatalf("filing again: %v", err)
+	}
+	if got := f.films(r.ID); !reflect.DeepEqual(got, films) {
+		t.Errorf("films after filing again: %+v, want %+v", got, films)
+	}
+	if got, _ := f.svc.History(ctx, referrer, r.ID); len(got) != len(events) {
+		t.Errorf("history after filing again: %d events, want %d", len(got), len(events))
+	}
+	if got, _ := f.svc.UnmatchedFilms(ctx); !reflect.DeepEqual(got, unmatched) {
+		t.Errorf("unmatched after filing again: %+v, want %+v", got, unmatched)
+	}
 }
 
 // A JPEG uploaded with the draft is kept until submission, then wrapped

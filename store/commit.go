@@ -256,7 +256,18 @@ func (t *txn) add(p *pendingInstance) (*Result, error) {
 		return nil, err
 	}
 	if old != nil {
-		if old.rec.SHA256 == p.rec.SHA256 && old.rec.Size == p.rec.Size {
+		same := false
+		if mayBeSame(old.rec, &p.rec) {
+			same = p.sameAs == old.rec.BlobID
+			if !same {
+				// Stored since ingest looked (two copies sent at
+				// once): equal digests are not proof, bytes are.
+				if same, err = t.s.sameBytes(old.rec.BlobID, p.rec.BlobID); err != nil {
+					return nil, err
+				}
+			}
+		}
+		if same {
 			res.Outcome = AlreadyStored
 			res.StudyUID, res.SeriesUID = old.study, old.series
 			return res, nil

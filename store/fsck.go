@@ -3,7 +3,6 @@ package store
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -93,12 +92,12 @@ func (s *Store) Fsck(ctx context.Context, progress func(instances int, bytes int
 				Detail: fmt.Sprintf("index says %d bytes, blob has %d", rec.Size, b.Size())})
 			return nil
 		}
-		h := sha256.New()
+		h := rec.Digest.alg.newHash()
 		if _, err := io.CopyBuffer(h, io.NewSectionReader(b, 0, b.Size()), buf); err != nil {
 			report(Problem{Kind: "missing blob", SOP: sop, BlobID: rec.BlobID, Detail: err.Error()})
 			return nil
 		}
-		if [32]byte(h.Sum(nil)) != rec.SHA256 {
+		if rec.Digest.alg.digest(h) != rec.Digest {
 			report(Problem{Kind: "hash mismatch", SOP: sop, BlobID: rec.BlobID, Detail: "blob content changed since it was stored"})
 		}
 		rep.Bytes += rec.Size
@@ -266,7 +265,7 @@ func describeBlob(blobs *FileBlobs, id uint64) (*pendingInstance, error) {
 		return nil, err
 	}
 	defer f.Close()
-	h := sha256.New()
+	h := digestXXH3.newHash()
 	file, err := dcm.ParsePart10(io.TeeReader(f, h), dcm.ParseOptions{})
 	if err != nil {
 		return nil, parseReject(err)
@@ -281,7 +280,7 @@ func describeBlob(blobs *FileBlobs, id uint64) (*pendingInstance, error) {
 	}
 	inst.rec.BlobID = id
 	inst.rec.Size = file.Size
-	copy(inst.rec.SHA256[:], h.Sum(nil))
+	inst.rec.Digest = digestXXH3.digest(h)
 	inst.rec.Received = st.ModTime().UnixNano()
 	return inst, nil
 }

@@ -3,10 +3,8 @@ package store
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
 	"errors"
 	"fmt"
-	"hash"
 	"io"
 	"strings"
 	"time"
@@ -167,9 +165,8 @@ func (s *Store) ingest(ctx context.Context, r io.Reader, meta *Meta, wantStudy s
 	if err != nil {
 		return nil, err
 	}
-	hw := &hashWriter{w: w, h: sha256.New()}
-	defer hw.stop()
-	file, err := dcm.ParsePart10(io.TeeReader(r, hw), dcm.ParseOptions{})
+	h := digestXXH3.newHash()
+	file, err := dcm.ParsePart10(io.TeeReader(r, io.MultiWriter(w, h)), dcm.ParseOptions{})
 	if err != nil {
 		w.Abort()
 		err = parseReject(err)
@@ -194,8 +191,9 @@ func (s *Store) ingest(ctx context.Context, r io.Reader, meta *Meta, wantStudy s
 	}
 	inst.rec.BlobID = id
 	inst.rec.Size = file.Size
-	copy(inst.rec.SHA256[:], hw.sum())
+	inst.rec.Digest = digestXXH3.digest(h)
 	inst.rec.Received = time.Now().UnixNano()
+	inst.sameAs = s.storedCopy(inst)
 
 	res, err := s.commit(ctx, &commitReq{add: inst})
 	if err != nil {
@@ -210,67 +208,6 @@ func nameRejected(err error, class, sop string) error {
 		rej.SOPClassUID, rej.SOPInstanceUID = class, sop
 	}
 	return err
-}
-
-// hashWriter writes to the blob and feeds the SHA-256 of what was written.
-// Past asyncHashAfter bytes the hash moves to its own goroutine, so a large
-// film's hashing overlaps its parsing and writing instead of adding to them;
-// small instances are hashed inline, where a goroutine would cost more.
-type hashWriter struct {
-	w    io.Writer
-	h    hash.Hash
-	n    int64
-	ch   chan []byte // nil while hashing inline
-	free chan []byte // buffers the hashing goroutine is done with
-	done chan struct{}
-}
-
-const asyncHashAfter = 1 << 20
-
-func (hw *hashWriter) Write(p []byte) (int, error) {
-	n, err := hw.w.Write(p)
-	p = p[:n]
-	hw.n += int64(n)
-	if hw.ch == nil && hw.n <= asyncHashAfter {
-		hw.h.Write(p)
-		return n, err
-	}
-	if hw.ch == nil {
-		hw.ch, hw.free, hw.done = make(chan []byte, 4), make(chan []byte, 4), make(chan struct{})
-		go func() {
-			defer close(hw.done)
-			for b := range hw.ch {
-				hw.h.Write(b)
-				select {
-				case hw.free <- b:
-				default:
-				}
-			}
-		}()
-	}
-	var buf []byte
-	select {
-	case buf = <-hw.free:
-	default:
-		buf = make([]byte, 0, 64<<10)
-	}
-	hw.ch <- append(buf[:0], p...)
-	return n, err
-}
-
-// stop waits for the hashing goroutine, if one was started.
-func (hw *hashWriter) stop() {
-	if hw.ch != nil {
-		close(hw.ch)
-		<-hw.done
-		hw.ch = nil
-	}
-}
-
-// sum returns the hash of everything written.
-func (hw *hashWriter) sum() []byte {
-	hw.stop()
-	return hw.h.Sum(nil)
 }
 
 func parseReject(err error) error {
@@ -297,6 +234,34 @@ type pendingInstance struct {
 	rec                instanceRec
 	json               []byte
 	warnings           []string
+	// sameAs is the blob of the instance already stored under this SOP
+	// Instance UID, when ingest found its bytes identical (0: none).
+	sameAs uint64
+}
+
+// storedCopy returns the blob of the instance already stored under inst's
+// SOP Instance UID if its bytes are identical to inst's, else 0. Comparing
+// here, before the committer sees inst, keeps the reading of a resent
+// film's old copy out of the group commit that every ingest waits on; the
+// committer compares again only if another copy lands in between.
+func (s *Store) storedCopy(inst *pendingInstance) uint64 {
+	var old *instanceRec
+	s.whileOpen(func() error {
+		parts, err := s.lookup(tSOP, inst.sop)
+		if err == nil && parts != nil {
+			old, _ = getRecord(s.view, key(tInstance, parts[0], parts[1], inst.sop), decodeInstance)
+		}
+		return nil
+	})
+	if old == nil || !mayBeSame(old, &inst.rec) {
+		return 0
+	}
+	// A failed comparison (the old copy deleted meanwhile) leaves the
+	// decision to the committer, which sees the index as it then is.
+	if same, err := s.sameBytes(old.BlobID, inst.rec.BlobID); err == nil && same {
+		return old.BlobID
+	}
+	return 0
 }
 
 // Attributes kept at each level of the index: what C-FIND and QIDO-RS

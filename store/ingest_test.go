@@ -131,7 +131,7 @@ func fsckClean(t testing.TB, s *Store) *FsckReport {
 type storedInstance struct {
 	Study, Series string
 	Size          int64
-	SHA256        [32]byte
+	SHA256        [32]byte // of the bytes read back
 }
 
 // checkConsistent cross-checks everything the index says against itself
@@ -170,13 +170,13 @@ func checkConsistent(t testing.TB, s *Store) map[string]storedInstance {
 			t.Errorf("read %s: %v", m.SOPInstanceUID, err)
 			continue
 		}
-		if int64(len(data)) != in.Size || sha256.Sum256(data) != in.SHA256 {
-			t.Errorf("instance %s: %d bytes on disk, index says %d and another hash", m.SOPInstanceUID, len(data), in.Size)
+		if int64(len(data)) != in.Size || digestOf(in.rec.Digest.alg, data) != in.rec.Digest {
+			t.Errorf("instance %s: %d bytes on disk, index says %d and another digest", m.SOPInstanceUID, len(data), in.Size)
 		}
 		if in.StudyUID != m.StudyUID || in.SeriesUID != m.SeriesUID {
 			t.Errorf("instance %s: query says %s/%s, open says %s/%s", m.SOPInstanceUID, m.StudyUID, m.SeriesUID, in.StudyUID, in.SeriesUID)
 		}
-		out[m.SOPInstanceUID] = storedInstance{Study: m.StudyUID, Series: m.SeriesUID, Size: in.Size, SHA256: in.SHA256}
+		out[m.SOPInstanceUID] = storedInstance{Study: m.StudyUID, Series: m.SeriesUID, Size: in.Size, SHA256: sha256.Sum256(data)}
 		perSeries[seriesKey{m.StudyUID, m.SeriesUID}]++
 		perStudy[m.StudyUID]++
 	}
@@ -1211,7 +1211,7 @@ func prepareAdd(t testing.TB, s *Store, data []byte) *commitReq {
 	}
 	inst.rec.BlobID = id
 	inst.rec.Size = int64(len(data))
-	inst.rec.SHA256 = sha256.Sum256(data)
+	inst.rec.Digest = digestOf(digestXXH3, data)
 	return &commitReq{add: inst, done: make(chan struct{})}
 }
 

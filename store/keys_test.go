@@ -99,12 +99,37 @@ func TestRecordRoundTrip(t *testing.T) {
 		Frames: &dcm.FrameTable{Count: 2, Fragmented: []dcm.Frame{{{Offset: 1000, Length: 10}, {Offset: 1018, Length: 4}}, {{Offset: 2000, Length: 7}}}},
 		Bulk:   []bulkRef{{Path: "7FE00010", Offset: 990, Length: 1 << 33}},
 	}
-	inst.SHA256[0], inst.SHA256[31] = 0xAB, 0xCD
+	inst.Digest = digest{alg: digestXXH3}
+	inst.Digest.sum[0], inst.Digest.sum[15] = 0xAB, 0xCD
 	got, err := decodeInstance(inst.encode())
 	if err != nil || !reflect.DeepEqual(got, inst) {
 		t.Errorf("instance round trip:\n got %+v (%v)\nwant %+v", got, err, inst)
 	}
-	native := &instanceRec{Attrs: attrs, Frames: &dcm.FrameTable{Count: 1 << 30, NativeOffset: 300, NativeSize: 1}}
+	// A record of version 1 had a SHA-256 and no algorithm byte.
+	inst.Digest = digest{alg: digestSHA256}
+	inst.Digest.sum[0], inst.Digest.sum[31] = 0xAB, 0xCD
+	v1 := encoder{b: []byte{1}}
+	v1.attrs(inst.Attrs)
+	v1.uvarint(inst.BlobID)
+	v1.varint(inst.Size)
+	at := len(v1.b) // where version 2 has the algorithm
+	v2 := inst.encode()
+	if v2[at] != byte(digestSHA256) {
+		t.Fatalf("the digest's algorithm is not where expected in %x", v2)
+	}
+	v1.b = append(v1.b, v2[at+1:]...)
+	if got, err := decodeInstance(v1.b); err != nil || !reflect.DeepEqual(got, inst) {
+		t.Errorf("version 1 instance:\n got %+v (%v)\nwant %+v", got, err, inst)
+	}
+	if got, err := decodeInstance(v2); err != nil || !reflect.DeepEqual(got, inst) {
+		t.Errorf("SHA-256 instance round trip:\n got %+v (%v)\nwant %+v", got, err, inst)
+	}
+	unknown := slices.Clone(v2)
+	unknown[at] = 9
+	if _, err := decodeInstance(unknown); err == nil {
+		t.Error("an unknown digest algorithm decoded")
+	}
+	native := &instanceRec{Attrs: attrs, Digest: digest{alg: digestXXH3}, Frames: &dcm.FrameTable{Count: 1 << 30, NativeOffset: 300, NativeSize: 1}}
 	if got, err := decodeInstance(native.encode()); err != nil || !reflect.DeepEqual(got, native) {
 		t.Errorf("native frame table round trip: %+v %v", got, err)
 	}

@@ -10,7 +10,9 @@ import (
 
 // recordVersion is written first in every record value. A store written by
 // a newer Molar refuses to be read by an older one rather than misread.
-const recordVersion = 1
+// Version 2 instance records name their digest's algorithm (version 1's
+// are SHA-256); the other records are the same in both.
+const recordVersion = 2
 
 var errRecordVersion = errors.New("index record written by a newer version of Molar")
 
@@ -42,7 +44,7 @@ type instanceRec struct {
 	Attrs          dcm.Attrs
 	BlobID         uint64
 	Size           int64
-	SHA256         [32]byte
+	Digest         digest
 	Received       int64
 	TransferSyntax string
 	Deflated       bool
@@ -153,11 +155,12 @@ func (d *decoder) attrs() dcm.Attrs {
 	return out
 }
 
-func (d *decoder) version() {
+func (d *decoder) version() uint64 {
 	v := d.uvarint()
 	if d.err == nil && v > recordVersion {
 		d.err = errRecordVersion
 	}
+	return v
 }
 
 func (r *patientRec) encode() []byte {
@@ -215,7 +218,8 @@ func (r *instanceRec) encode() []byte {
 	e.attrs(r.Attrs)
 	e.uvarint(r.BlobID)
 	e.varint(r.Size)
-	e.b = append(e.b, r.SHA256[:]...)
+	e.b = append(e.b, byte(r.Digest.alg))
+	e.b = append(e.b, r.Digest.sum[:r.Digest.alg.size()]...)
 	e.varint(r.Received)
 	e.str(r.TransferSyntax)
 	if r.Deflated {
@@ -236,14 +240,21 @@ func (r *instanceRec) encode() []byte {
 
 func decodeInstance(b []byte) (*instanceRec, error) {
 	d := decoder{b: b}
-	d.version()
+	v := d.version()
 	r := &instanceRec{Attrs: d.attrs(), BlobID: d.uvarint(), Size: d.varint()}
+	r.Digest.alg = digestSHA256
+	if v >= 2 && d.err == nil && len(d.b) > 0 {
+		r.Digest.alg, d.b = digestAlg(d.b[0]), d.b[1:]
+		if r.Digest.alg != digestSHA256 && r.Digest.alg != digestXXH3 {
+			d.fail("digest algorithm")
+		}
+	}
 	if d.err == nil {
-		if len(d.b) < 32 {
-			d.fail("hash")
+		if n := r.Digest.alg.size(); len(d.b) < n {
+			d.fail("digest")
 		} else {
-			copy(r.SHA256[:], d.b)
-			d.b = d.b[32:]
+			copy(r.Digest.sum[:], d.b[:n])
+			d.b = d.b[n:]
 		}
 	}
 	r.Received = d.varint()

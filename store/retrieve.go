@@ -17,7 +17,9 @@ type Instance struct {
 	SOPClassUID                         string
 	TransferSyntax                      string
 	Size                                int64
-	SHA256                              [32]byte
+	// Version names these bytes of the instance, for ETags: another copy
+	// stored under the same UID (a replacement) has another version.
+	Version string
 	// Frames is the number of frames whose bytes can be located.
 	Frames int
 
@@ -108,7 +110,7 @@ func (s *Store) OpenInstance(ctx context.Context, sop string) (*Instance, error)
 	return &Instance{
 		StudyUID: parts[0], SeriesUID: parts[1], SOPInstanceUID: sop,
 		SOPClassUID: rec.Attrs.First(dcm.SOPClassUID), TransferSyntax: rec.TransferSyntax,
-		Size: rec.Size, SHA256: rec.SHA256, Frames: rec.Frames.Len(), rec: rec, blob: blob,
+		Size: rec.Size, Version: fmt.Sprintf("%x-%x", rec.Digest.sum[:8], rec.BlobID), Frames: rec.Frames.Len(), rec: rec, blob: blob,
 	}, nil
 }
 
