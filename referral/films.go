@@ -111,10 +111,25 @@ func (s *Service) Run(ctx context.Context) error {
 		case <-s.stop:
 			return nil
 		case <-wake:
+			// Films come in bursts (a study, an association): let the
+			// burst gather so it is filed in a few batches rather than
+			// one lookup and one write per instance while the archive is
+			// still receiving.
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-s.stop:
+				return nil
+			case <-time.After(filingPause):
+			}
 		case <-time.After(time.Minute): // belt and braces
 		}
 	}
 }
+
+// filingPause is how long the filer lets newly stored instances gather
+// before it files them: a film shows on its referral this much later.
+const filingPause = 100 * time.Millisecond
 
 // fileChanges files the studies of the next batch of changes and moves
 // the cursor past them.
