@@ -15,8 +15,9 @@ import (
 // commitReq is one unit of work for the committer: an instance to add or
 // instances to delete.
 type commitReq struct {
-	add    *pendingInstance
-	delete *deleteTarget
+	add     *pendingInstance
+	delete  *deleteTarget
+	spilled []uint64 // inline blobs now in their files (spillThroughCommitter)
 
 	res  *Result
 	n    int // instances deleted
@@ -95,16 +96,22 @@ func (s *Store) applyGroup(group []*commitReq) {
 	t := s.newTxn()
 	defer t.b.Close()
 	var newBlobs []uint64
+	var inlined int64 // bytes stored in the index
 	var err error
 	for _, req := range group {
 		switch {
 		case req.add != nil:
 			req.res, req.err = t.add(req.add)
-			if req.err == nil && req.res.Outcome != AlreadyStored {
-				newBlobs = append(newBlobs, req.add.rec.BlobID)
-			} else {
+			switch {
+			case req.err != nil || req.res.Outcome == AlreadyStored:
 				t.discard = append(t.discard, req.add.rec.BlobID)
+			case req.add.inline != nil:
+				inlined += int64(len(req.add.inline))
+			default:
+				newBlobs = append(newBlobs, req.add.rec.BlobID)
 			}
+		case req.spilled != nil:
+			req.err = t.spilled(req.spilled)
 		case req.delete != nil:
 			req.n, req.err = t.deleteTarget(req.delete)
 		}
@@ -137,9 +144,10 @@ func (s *Store) applyGroup(group []*commitReq) {
 		}
 		return
 	}
-	if len(newBlobs) > 0 {
+	if len(newBlobs) > 0 || inlined > 0 {
 		s.feed.published()
 	}
+	s.spill.committed(inlined)
 	// The index no longer needs these blobs; the deletions are recorded
 	// under 'D' keys in case the process stops before they happen.
 	for _, id := range t.discard {
@@ -165,6 +173,8 @@ type txn struct {
 	classes  map[string]bool         // studies whose SOPClasses need recomputing
 	deleted  []uint64                // blobs to remove after commit
 	discard  []uint64                // blobs never indexed
+	inline   map[uint64][]byte       // inline blobs added in this group
+	removed  map[uint64]bool         // blobs deleted in this group
 }
 
 type instanceLoc struct {
@@ -182,6 +192,8 @@ func (s *Store) newTxn() *txn {
 		sops:     map[string]*instanceLoc{},
 		dirty:    map[string]bool{},
 		classes:  map[string]bool{},
+		inline:   map[uint64][]byte{},
+		removed:  map[uint64]bool{},
 	}
 }
 
@@ -262,7 +274,7 @@ func (t *txn) add(p *pendingInstance) (*Result, error) {
 			if !same {
 				// Stored since ingest looked (two copies sent at
 				// once): equal digests are not proof, bytes are.
-				if same, err = t.s.sameBytes(old.rec.BlobID, p.rec.BlobID); err != nil {
+				if same, err = t.s.sameBytes(old.rec.BlobID, p, t.inline); err != nil {
 					return nil, err
 				}
 			}
@@ -355,6 +367,12 @@ func (t *txn) add(p *pendingInstance) (*Result, error) {
 			return nil, err
 		}
 	}
+	if p.inline != nil {
+		if err := t.set(blobKey(tInlineBlob, rec.BlobID), p.inline); err != nil {
+			return nil, err
+		}
+		t.inline[rec.BlobID] = p.inline
+	}
 	t.sops[p.sop] = &instanceLoc{study: p.study, series: p.series, rec: &rec}
 	return res, nil
 }
@@ -402,15 +420,26 @@ func (t *txn) remove(sop string, loc *instanceLoc) error {
 		key(tMetadata, loc.study, loc.series, sop),
 		key(tSOP, sop),
 		blobKey(tBlob, loc.rec.BlobID),
+		blobKey(tInlineBlob, loc.rec.BlobID), // if it was not spilled yet
 	} {
 		if err := t.del(k); err != nil {
 			return err
 		}
 	}
-	if err := t.set(blobKey(tDeleteBlob, loc.rec.BlobID), nil); err != nil {
+	inline, err := t.isInline(loc.rec.BlobID)
+	if err != nil {
 		return err
 	}
-	t.deleted = append(t.deleted, loc.rec.BlobID)
+	if !inline {
+		// A file to unlink once the index no longer refers to it. (An
+		// inline blob has none yet; should the spiller be writing one
+		// now, its commit finds the blob unowned and removes it.)
+		if err := t.set(blobKey(tDeleteBlob, loc.rec.BlobID), nil); err != nil {
+			return err
+		}
+		t.deleted = append(t.deleted, loc.rec.BlobID)
+	}
+	t.removed[loc.rec.BlobID] = true
 	t.sops[sop] = nil
 
 	st, err := t.study(loc.study)

@@ -74,18 +74,22 @@ func mayBeSame(a, b *instanceRec) bool {
 	return a.Size == b.Size && (a.Digest.alg != b.Digest.alg || a.Digest == b.Digest)
 }
 
-// sameBytes reports whether blobs a and b hold the same bytes, reading
-// both: the check behind "identical bytes is a success" for a resent
-// instance whose digest matches.
-func (s *Store) sameBytes(a, b uint64) (bool, error) {
-	ba, err := s.blobs.Open(a)
+// sameBytes reports whether stored blob a holds the same bytes as the
+// instance p, reading both: the check behind "identical bytes is a
+// success" for a resent instance whose digest matches. pending are the
+// inline blobs of the commit group being made (openBlob).
+func (s *Store) sameBytes(a uint64, p *pendingInstance, pending map[uint64][]byte) (bool, error) {
+	b := p.rec.BlobID
+	ba, err := s.openBlob(a, pending)
 	if err != nil {
 		return false, err
 	}
 	defer ba.Close()
-	bb, err := s.blobs.Open(b)
-	if err != nil {
-		return false, err
+	var bb Blob = memBlob{bytes.NewReader(p.inline)}
+	if p.inline == nil {
+		if bb, err = s.blobs.Open(b); err != nil {
+			return false, err
+		}
 	}
 	defer bb.Close()
 	if ba.Size() != bb.Size() {

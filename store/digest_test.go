@@ -108,37 +108,52 @@ func keep(_, second digest) digest { return second }
 // compared with the other's.
 func sha256Digest(_, _ digest) digest { return digest{alg: digestSHA256, sum: [32]byte{1}} }
 
+// sameBytes compares a stored blob (a file, inline in the index, or inline
+// in the group being committed) with a new instance's bytes (in a file or
+// in memory).
 func TestSameBytes(t *testing.T) {
 	s := openTestStore(t, Options{Dir: t.TempDir()})
 	big := bytes.Repeat([]byte{7}, 600<<10) // several comparison chunks
 	flipped := bytes.Clone(big)
 	flipped[len(flipped)-1] = 8
+	short := big[:len(big)-1]
 	put := func(data []byte) uint64 {
 		id, err := s.lease.alloc()
 		if err != nil {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { s.lease.release(id) })
-		w, err := s.blobs.Create(id)
-		if err != nil {
-			t.Fatal(err)
-		}
-		w.Write(data)
-		if err := w.Commit(); err != nil {
+		if err := s.writeBlobFile(id, data); err != nil {
 			t.Fatal(err)
 		}
 		return id
 	}
-	a, b, c, d := put(big), put(bytes.Clone(big)), put(flipped), put(big[:len(big)-1])
+	inFile := func(data []byte) *pendingInstance {
+		return &pendingInstance{rec: instanceRec{BlobID: put(data)}}
+	}
+	inMemory := func(data []byte) *pendingInstance { return &pendingInstance{inline: data} }
+	stored := put(big)
+	const groupID = 1 << 40
+	group := map[uint64][]byte{groupID: big}
 	for _, tc := range []struct {
-		x, y uint64
-		want bool
-	}{{a, b, true}, {a, c, false}, {a, d, false}, {a, a, true}} {
-		if got, err := s.sameBytes(tc.x, tc.y); err != nil || got != tc.want {
-			t.Errorf("sameBytes(%d, %d) = %v, %v; want %v", tc.x, tc.y, got, err, tc.want)
+		name   string
+		stored uint64
+		p      *pendingInstance
+		want   bool
+	}{
+		{"file, same file", stored, inFile(bytes.Clone(big)), true},
+		{"file, other file", stored, inFile(flipped), false},
+		{"file, shorter file", stored, inFile(short), false},
+		{"file, same in memory", stored, inMemory(bytes.Clone(big)), true},
+		{"file, other in memory", stored, inMemory(flipped), false},
+		{"this group's, same", groupID, inMemory(bytes.Clone(big)), true},
+		{"this group's, other", groupID, inFile(flipped), false},
+	} {
+		if got, err := s.sameBytes(tc.stored, tc.p, group); err != nil || got != tc.want {
+			t.Errorf("%s: %v, %v; want %v", tc.name, got, err, tc.want)
 		}
 	}
-	if _, err := s.sameBytes(a, 1<<50); err == nil {
+	if _, err := s.sameBytes(1<<50, inMemory(big), nil); err == nil {
 		t.Error("comparing with a missing blob: no error")
 	}
 }

@@ -40,7 +40,7 @@ func (p Problem) String() string {
 // FsckReport summarises a check.
 type FsckReport struct {
 	Instances int
-	Blobs     int
+	Blobs     int // blob files, and instances still held in the index (intake.go)
 	Bytes     int64
 	Problems  []Problem
 }
@@ -51,6 +51,7 @@ type FsckReport struct {
 func (s *Store) Fsck(ctx context.Context, progress func(instances int, bytes int64)) (*FsckReport, error) {
 	rep := &FsckReport{}
 	owned := map[uint64]bool{}
+	inline := map[uint64]bool{} // blobs still held in the index
 	prefix := []byte{tInstance}
 	buf := make([]byte, 1<<20)
 	err := s.scan(ctx, prefix, prefixEnd(prefix), func(k, v []byte) error {
@@ -81,12 +82,15 @@ func (s *Store) Fsck(ctx context.Context, progress func(instances int, bytes int
 		if bv, _ := s.get(blobKey(tBlob, rec.BlobID)); string(bv) != sop {
 			report(Problem{Kind: "dangling entry", SOP: sop, BlobID: rec.BlobID, Detail: "blob ownership entry missing or wrong"})
 		}
-		b, err := s.blobs.Open(rec.BlobID)
+		b, err := s.openBlob(rec.BlobID, nil)
 		if err != nil {
 			report(Problem{Kind: "missing blob", SOP: sop, BlobID: rec.BlobID, Detail: err.Error()})
 			return nil
 		}
 		defer b.Close()
+		if _, ok := b.(memBlob); ok {
+			inline[rec.BlobID] = true
+		}
 		if b.Size() != rec.Size {
 			report(Problem{Kind: "size mismatch", SOP: sop, BlobID: rec.BlobID,
 				Detail: fmt.Sprintf("index says %d bytes, blob has %d", rec.Size, b.Size())})
@@ -109,8 +113,11 @@ func (s *Store) Fsck(ctx context.Context, progress func(instances int, bytes int
 	if err != nil {
 		return nil, fmt.Errorf("fsck: %w", err)
 	}
+	rep.Blobs = len(inline)
 	err = s.blobs.Walk(0, ^uint64(0), func(id uint64, size int64) error {
-		rep.Blobs++
+		if !inline[id] { // else a file being written out: counted
+			rep.Blobs++
+		}
 		if !owned[id] && s.isOrphan(id) {
 			rep.Problems = append(rep.Problems, Problem{Kind: "orphan blob", BlobID: id, Detail: fmt.Sprintf("%d bytes no index entry refers to", size)})
 		}

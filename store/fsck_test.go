@@ -339,7 +339,7 @@ func TestRepairKeepsNewestDuplicate(t *testing.T) {
 	if err != nil || len(ms) != 1 || ms[0].SeriesUID != sp.SeriesUID || ms[0].Attrs.First(dcm.InstanceNumber) != "77" {
 		t.Errorf("index holds the older copy: %v %v", ms, err)
 	}
-	if n := len(blobFiles(t, dir)); n != len(data) {
+	if n := len(blobFiles(t, s, dir)); n != len(data) {
 		t.Errorf("%d blob files for %d instances", n, len(data))
 	}
 	fsckClean(t, s)

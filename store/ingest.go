@@ -161,21 +161,18 @@ func (s *Store) ingest(ctx context.Context, r io.Reader, meta *Meta, wantStudy s
 		return nil, err
 	}
 	defer s.lease.release(id)
-	w, err := s.blobs.Create(id)
-	if err != nil {
-		return nil, err
-	}
+	w := &intake{s: s, id: id}
 	h := digestXXH3.newHash()
 	file, err := dcm.ParsePart10(io.TeeReader(r, io.MultiWriter(w, h)), dcm.ParseOptions{})
 	if err != nil {
-		w.Abort()
+		w.abort()
 		err = parseReject(err)
 		if _, ok := IsReject(err); ok {
 			s.counters.rejected.Add(1)
 		}
 		return nil, err
 	}
-	if err := w.Commit(); err != nil {
+	if err := w.commit(); err != nil {
 		s.blobs.Remove(id)
 		return nil, fmt.Errorf("store blob: %w", err)
 	}
@@ -190,6 +187,7 @@ func (s *Store) ingest(ctx context.Context, r io.Reader, meta *Meta, wantStudy s
 		return nil, nameRejected(err, file.Dataset.String(dcm.SOPClassUID), file.Dataset.String(dcm.SOPInstanceUID))
 	}
 	inst.rec.BlobID = id
+	inst.inline = w.inline()
 	inst.rec.Size = file.Size
 	inst.rec.Digest = digestXXH3.digest(h)
 	inst.rec.Received = time.Now().UnixNano()
@@ -234,6 +232,9 @@ type pendingInstance struct {
 	rec                instanceRec
 	json               []byte
 	warnings           []string
+	// inline holds the instance's bytes when they are stored in the index
+	// (intake.go); nil when they are in blob file rec.BlobID.
+	inline []byte
 	// sameAs is the blob of the instance already stored under this SOP
 	// Instance UID, when ingest found its bytes identical (0: none).
 	sameAs uint64
@@ -258,7 +259,7 @@ func (s *Store) storedCopy(inst *pendingInstance) uint64 {
 	}
 	// A failed comparison (the old copy deleted meanwhile) leaves the
 	// decision to the committer, which sees the index as it then is.
-	if same, err := s.sameBytes(old.BlobID, inst.rec.BlobID); err == nil && same {
+	if same, err := s.sameBytes(old.BlobID, inst, nil); err == nil && same {
 		return old.BlobID
 	}
 	return 0

@@ -20,6 +20,7 @@ import (
 //	'x' index value study [series]      secondary indexes (see indexName*)
 //	'B' blobID(8, big endian)           -> sop: every blob the index owns
 //	'D' blobID(8)                       blob whose unlink may not have happened
+//	'b' blobID(8)                       -> bytes of a small instance not yet in its file (intake.go)
 //	'm' name                            store metadata (format, blob lease)
 //	'C' seq(8, big endian)              -> study, series, sop: the change feed
 const (
@@ -33,6 +34,7 @@ const (
 	tIndex      byte = 'x'
 	tBlob       byte = 'B'
 	tDeleteBlob byte = 'D'
+	tInlineBlob byte = 'b'
 	tMeta       byte = 'm'
 	tChange     byte = 'C'
 )

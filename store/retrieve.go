@@ -103,7 +103,7 @@ func (s *Store) OpenInstance(ctx context.Context, sop string) (*Instance, error)
 		// Deleted between the two reads.
 		return nil, fmt.Errorf("instance %s: %w", sop, ErrNotFound)
 	}
-	blob, err := s.blobs.Open(rec.BlobID)
+	blob, err := s.openBlob(rec.BlobID, nil)
 	if err != nil {
 		return nil, fmt.Errorf("open instance %s: %w", sop, err)
 	}

@@ -56,6 +56,9 @@ type Options struct {
 	CacheSize int64
 }
 
+// indexMemTable is the index's memtable size; see openPebble.
+const indexMemTable = 2 * spillHeld
+
 // defaultCacheSize holds the hot part of a million-instance index (the
 // study, series and secondary-index tables queries touch are about 150 MB).
 const defaultCacheSize = 256 << 20
@@ -75,6 +78,7 @@ type Store struct {
 
 	counters counters
 	feed     changeFeed
+	spill    *spiller
 
 	// closeMu orders Close after every writer step that touches the index
 	// or queues a commit: once closed is set no request can reach the
@@ -133,17 +137,24 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 		policy:  opts.Duplicates,
 		commits: make(chan *commitReq, 256),
 		stop:    make(chan struct{}),
+		spill:   newSpiller(),
 	}
 	if err := s.recover(ctx); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("open store: recover: %w", err)
 	}
+	// Inline instances of a run that did not stop cleanly.
+	if err := s.spillAll(s.spillDirect); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open store: write inline instances to blob files: %w", err)
+	}
 	if s.feed.last, err = lastChange(ctx, db); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("open store: read change feed: %w", err)
 	}
-	s.wg.Add(1)
+	s.wg.Add(2)
 	go s.commitLoop()
+	go s.spillLoop()
 	return s, nil
 }
 
@@ -154,7 +165,10 @@ func openPebble(dir string, cacheSize int64, log *slog.Logger) (*pebble.DB, erro
 	if cacheSize <= 0 {
 		cacheSize = defaultCacheSize
 	}
-	db, err := pebbledb.Open(dir, pebbledb.Options{CacheSize: cacheSize, Name: "index", Logger: log})
+	// The memtable holds inline instances (intake.go) until they are
+	// written out: sized above spillHeld, their bytes are usually deleted
+	// before a flush would copy them into the LSM tree.
+	db, err := pebbledb.Open(dir, pebbledb.Options{CacheSize: cacheSize, MemTableSize: indexMemTable, Name: "index", Logger: log})
 	if err != nil {
 		return nil, fmt.Errorf("open index: %w", err)
 	}
@@ -170,7 +184,12 @@ func (s *Store) Close() error {
 		s.closeMu.Unlock()
 		close(s.stop)
 		s.wg.Wait()
-		if err := s.lease.close(); err != nil {
+		// Leave every instance in its blob file, where fsck --repair
+		// finds it.
+		if err := s.spillAll(s.spillDirect); err != nil {
+			s.closeErr = fmt.Errorf("close store: write inline instances to blob files: %w", err)
+		}
+		if err := s.lease.close(); err != nil && s.closeErr == nil {
 			s.closeErr = err
 		}
 		if err := s.db.Close(); err != nil && s.closeErr == nil {

@@ -16,6 +16,9 @@ import (
 type Options struct {
 	// CacheSize is the block cache in bytes; 0 leaves Pebble's default.
 	CacheSize int64
+	// MemTableSize is the steady-state memtable size in bytes; 0 leaves
+	// Pebble's default (4 MB).
+	MemTableSize uint64
 	// Name labels Pebble's errors in the log ("index", "audit", …).
 	Name   string
 	Logger *slog.Logger // nil: discard
@@ -33,6 +36,9 @@ func Open(dir string, o Options) (*pebble.DB, error) {
 	opts := &pebble.Options{
 		FormatMajorVersion: pebble.FormatNewest,
 		Logger:             quietLogger{log: log, name: o.Name},
+	}
+	if o.MemTableSize > 0 {
+		opts.MemTableSize = o.MemTableSize
 	}
 	if o.CacheSize > 0 {
 		cache := pebble.NewCache(o.CacheSize)
