@@ -90,12 +90,8 @@ func (s *Service) Run(ctx context.Context) error {
 		next, n, err := s.fileChanges(ctx, cursor)
 		if err != nil {
 			s.log.Error("film filer: will retry", "after", cursor, "err", err)
-			select {
-			case <-ctx.Done():
+			if !s.pause(ctx, backoff) {
 				return nil
-			case <-s.stop:
-				return nil
-			case <-time.After(backoff):
 			}
 			backoff = min(2*backoff, time.Minute)
 			continue
@@ -115,15 +111,23 @@ func (s *Service) Run(ctx context.Context) error {
 			// burst gather so it is filed in a few batches rather than
 			// one lookup and one write per instance while the archive is
 			// still receiving.
-			select {
-			case <-ctx.Done():
+			if !s.pause(ctx, filingPause) {
 				return nil
-			case <-s.stop:
-				return nil
-			case <-time.After(filingPause):
 			}
 		case <-time.After(time.Minute): // belt and braces
 		}
+	}
+}
+
+// pause waits for d; false if ctx ended or the service closed first.
+func (s *Service) pause(ctx context.Context, d time.Duration) bool {
+	select {
+	case <-ctx.Done():
+		return false
+	case <-s.stop:
+		return false
+	case <-time.After(d):
+		return true
 	}
 }
 

@@ -175,6 +175,17 @@ func Repair(ctx context.Context, dir string, progress func(done int)) (*RepairRe
 	if err != nil {
 		return nil, err
 	}
+	// Small instances a crash left in the old index (intake.go) are
+	// written out to their files first, if that index still opens. Only
+	// that: Open's recovery would trust the index this is repairing.
+	if old, err := openPebble(filepath.Join(dir, "index"), 0, nil); err == nil {
+		s := &Store{view: view{rd: old}, db: old, blobs: blobs}
+		err := s.spillAll(s.spillDirect)
+		old.Close()
+		if err != nil {
+			return nil, fmt.Errorf("repair: write out small instances held in the old index: %w", err)
+		}
+	}
 	tmpDir := filepath.Join(dir, "index.rebuild")
 	if err := os.RemoveAll(tmpDir); err != nil {
 		return nil, err

@@ -198,3 +198,40 @@ func TestInlineSpilled(t *testing.T) {
 	}
 	fsckClean(t, s)
 }
+
+// fsck --repair after a crash finds the small instances the old index
+// still held, not only those already in files.
+func TestRepairWritesOutInline(t *testing.T) {
+	dir := t.TempDir()
+	s, err := Open(context.Background(), Options{Dir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sp := synth.Spec{StudyUID: "1.2.826.0.16.1", SeriesUID: "1.2.826.0.16.1.1", SOPInstanceUID: "1.2.826.0.16.1.1.1"}
+	data := mustSynth(t, sp)
+	mustIngest(t, s, data, Stored)
+	must(t, s.Close())
+	// As a crash before the spill leaves it: the bytes in the index only.
+	fb, err := NewFileBlobs(filepath.Join(dir, "blobs"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var id uint64
+	must(t, fb.Walk(0, ^uint64(0), func(b uint64, _ int64) error { id = b; return nil }))
+	must(t, os.Remove(fb.Path(id)))
+	db, err := openPebble(filepath.Join(dir, "index"), 0, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	must(t, db.Set(blobKey(tInlineBlob, id), data, nil))
+	must(t, db.Close())
+
+	rep, err := Repair(context.Background(), dir, nil)
+	if err != nil || rep.Indexed != 1 {
+		t.Fatalf("repair: %+v, %v; want 1 instance indexed", rep, err)
+	}
+	s = openTestStore(t, Options{Dir: dir})
+	if got := readBack(t, s, sp.SOPInstanceUID); !bytes.Equal(got, data) {
+		t.Error("the instance reads back other bytes")
+	}
+}
