@@ -96,7 +96,8 @@ func (s *Store) sameBytes(a uint64, p *pendingInstance, pending map[uint64][]byt
 		return false, nil
 	}
 	const chunk = 256 << 10
-	bufA, bufB := make([]byte, chunk), make([]byte, chunk)
+	bufSize := min(chunk, ba.Size()) // no more than a small instance needs
+	bufA, bufB := make([]byte, bufSize), make([]byte, bufSize)
 	for off := int64(0); off < ba.Size(); off += chunk {
 		n := int(min(chunk, ba.Size()-off))
 		if _, err := ba.ReadAt(bufA[:n], off); err != nil && err != io.EOF {

@@ -191,7 +191,12 @@ func (s *Store) ingest(ctx context.Context, r io.Reader, meta *Meta, wantStudy s
 	inst.rec.Size = file.Size
 	inst.rec.Digest = digestXXH3.digest(h)
 	inst.rec.Received = time.Now().UnixNano()
-	inst.sameAs = s.storedCopy(inst)
+	if inst.inline == nil {
+		// A small instance is compared by the committer if need be (its
+		// bytes are in memory, the stored copy's most likely in the
+		// index): no lookup on every small C-STORE for a rare resend.
+		inst.sameAs = s.storedCopy(inst)
+	}
 
 	res, err := s.commit(ctx, &commitReq{add: inst})
 	if err != nil {

@@ -3,6 +3,7 @@ package store
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"os"
 	"path/filepath"
 	"testing"
@@ -128,13 +129,7 @@ func TestInlineDelete(t *testing.T) {
 	fsckClean(t, s)
 }
 
-func blobIDOf(k string) uint64 {
-	var id uint64
-	for _, c := range []byte(k[1:]) {
-		id = id<<8 | uint64(c)
-	}
-	return id
-}
+func blobIDOf(k string) uint64 { return binary.BigEndian.Uint64([]byte(k[1:])) }
 
 // Idle, the store writes inline instances out by itself; a clean Close
 // leaves none; and instances left inline by a crash (here, put back in
