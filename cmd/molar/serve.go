@@ -209,6 +209,12 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			dln.Close()
 			return err
 		}
+		// Say h2 in the configuration itself: the plain listener's Serve
+		// and ServeTLS share the server's one-time HTTP/2 set-up, and
+		// whichever runs it first must see that HTTPS wants HTTP/2 (else
+		// the set-up is skipped, or races with ServeTLS copying the
+		// configuration, and a client's h2 preface meets HTTP/1).
+		tc.NextProtos = []string{"h2", "http/1.1"}
 		srv.TLSConfig = tc
 		if httpsLn, err = net.Listen("tcp", cfg.HTTPSAddr); err != nil {
 			ln.Close()
