@@ -414,6 +414,15 @@ func TestAbuse(t *testing.T) {
 			c.send(wirePDU(pduPData, be32(2+4), []byte{1, 0x02}, []byte{8, 0, 0x16, 0}))
 			c.expectAbort(AbortUnexpectedPDU)
 		})
+		abuse("second command before the first's data set", func(t *testing.T) {
+			// The first command is held until its data set starts: the
+			// second must still be refused, not taken for its data.
+			c := established(t)
+			withData := *echo
+			withData.HasDataSet = true
+			c.send(commandPDU(1, &withData), commandPDU(1, echo))
+			c.expectAbort(AbortUnexpectedPDU)
+		})
 		abuse("A-ASSOCIATE-RQ on an established association", func(t *testing.T) {
 			c := established(t)
 			c.send(echoRQ("AGAIN").encode())
@@ -977,6 +986,72 @@ func TestSCUResponseWithUnreadDataSet(t *testing.T) {
 				}
 			case <-time.After(4 * time.Second):
 				t.Fatal("the next operation, Release or Close hung: the read loop is blocked feeding a data set nobody reads")
+			}
+		})
+	}
+}
+
+// TestPipelinedStoresWait: a peer that sends C-STOREs without waiting for
+// the answers, though it negotiated no asynchronous operations, is held
+// back (the read loop stops reading) rather than aborted, whether its
+// data sets arrive whole or in fragments; every instance is stored and
+// answered in order.
+func TestPipelinedStoresWait(t *testing.T) {
+	srv := startServer(t, nil)
+	for _, fragment := range []int{0, 1000} {
+		t.Run(fmt.Sprintf("fragment=%d", fragment), func(t *testing.T) {
+			c := dialRaw(t, srv.Addr)
+			rq := echoRQ("PIPELINER")
+			rq.Contexts = []ContextRQ{{ID: 1, AbstractSyntax: synth.IntraOralForPresentation, TransferSyntaxes: []string{dcm.ExplicitVRLittleEndian}}}
+			if ac := c.associate(rq); ac.Contexts[0].Result != ResultAcceptance {
+				t.Fatalf("contexts %+v", ac.Contexts)
+			}
+			const n = 8
+			var pdus [][]byte
+			for i := range n {
+				sop := fmt.Sprintf("1.2.826.0.1.3680043.10.1001.77.%d.%d", fragment, i)
+				b, err := synth.Bytes(synth.Spec{PatientID: "9990000018", SOPInstanceUID: sop, Rows: 32, Columns: 32, Seed: int64(i)})
+				if err != nil {
+					t.Fatal(err)
+				}
+				f, err := dcm.ParsePart10(bytes.NewReader(b), dcm.ParseOptions{})
+				if err != nil {
+					t.Fatal(err)
+				}
+				pdus = append(pdus, commandPDU(1, &Command{Field: CStoreRQ, MessageID: uint16(i + 1),
+					AffectedSOPClassUID: synth.IntraOralForPresentation, AffectedSOPInstanceUID: sop, HasDataSet: true}))
+				data := b[f.DatasetOffset:]
+				for len(data) > 0 {
+					k := len(data)
+					if fragment > 0 {
+						k = min(k, fragment)
+					}
+					flags := byte(0x00)
+					if k == len(data) {
+						flags = 0x02
+					}
+					pdus = append(pdus, wirePDU(pduPData, be32(2+k), []byte{1, flags}, data[:k]))
+					data = data[k:]
+				}
+			}
+			c.send(pdus...)
+			for i := range n {
+				typ, body, err := c.next(10 * time.Second)
+				if err != nil || typ != pduPData {
+					t.Fatalf("answer %d: PDU type %#02x, %v", i+1, typ, err)
+				}
+				pd, err := decodePData(body)
+				if err != nil {
+					t.Fatal(err)
+				}
+				rsp, err := decodeCommand(pd[0].Data)
+				if err != nil || rsp.Field != CStoreRSP || rsp.Status != StatusSuccess || rsp.RespondingTo != uint16(i+1) {
+					t.Fatalf("answer %d: %+v, %v", i+1, rsp, err)
+				}
+			}
+			c.send(encodeRelease(pduReleaseRQ))
+			if typ, _, err := c.next(5 * time.Second); err != nil || typ != pduReleaseRP {
+				t.Fatalf("want A-RELEASE-RP, got %#02x, %v", typ, err)
 			}
 		})
 	}

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"fmt"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
@@ -20,9 +21,13 @@ var molarBuild struct {
 }
 
 // MolarBinary builds ./cmd/molar into the work directory, once per test
-// binary, and returns its path.
+// binary, and returns its path; MOLAR_BENCH_BINARY names a binary to run
+// instead, for comparing two builds side by side.
 func MolarBinary(tb testing.TB) string {
 	tb.Helper()
+	if path := os.Getenv("MOLAR_BENCH_BINARY"); path != "" {
+		return path
+	}
 	dir := WorkDir(tb)
 	molarBuild.once.Do(func() {
 		path := filepath.Join(dir, "molar")
