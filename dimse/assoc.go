@@ -2,7 +2,6 @@ package dimse
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"encoding/binary"
 	"errors"
@@ -222,22 +221,12 @@ func (a *Assoc) readLoop() {
 
 // inbound is what the read loop carries from one P-DATA-TF to the next.
 type inbound struct {
-	cmdBuf []byte // command fragments so far
-	cmdCtx byte
-	// held is a message whose data set has not started: it is routed
-	// with the data set's first fragment (see startData).
-	held    *Message
+	cmdBuf  []byte // command fragments so far
+	cmdCtx  byte
 	data    *io.PipeWriter // the data set being received
 	dataCtx byte
 	discard bool // the consumer closed Data early: drop the rest
 }
-
-// wholeDataMax is the largest data set the read loop reads whole before
-// routing its request, when it arrives in one fragment: a small C-STORE
-// or an identifier is then handed over once, not streamed through a pipe
-// (a goroutine hand-off for every write, which was a measurable part of
-// answering a 10 kB C-STORE). Anything larger, or fragmented, streams.
-const wholeDataMax = 256 << 10
 
 // readPData reads the PDVs of one P-DATA-TF of the given length,
 // reassembling commands, routing messages and feeding data sets. An error
@@ -271,7 +260,7 @@ func (a *Assoc) readPData(length uint32, in *inbound) error {
 		}
 		last := mch&2 != 0
 		if mch&1 != 0 { // command fragment
-			if in.data != nil || in.held != nil {
+			if in.data != nil {
 				return a.protocolFailed(protoErr(AbortUnexpectedPDU, "command PDV while a data set was still arriving"))
 			}
 			if len(in.cmdBuf) > 0 && in.cmdCtx != pcID {
@@ -296,8 +285,13 @@ func (a *Assoc) readPData(length uint32, in *inbound) error {
 			}
 			msg := &Message{Context: pc, Command: cmd}
 			if cmd.HasDataSet {
-				in.held, in.dataCtx = msg, pcID
-				continue
+				pr, pw := io.Pipe()
+				msg.Data = pr
+				in.data, in.dataCtx, in.discard = pw, pcID, false
+				a.feeding.Store(pr)
+				if isDone(a) || a.closed.Load() {
+					pr.Close()
+				}
 			}
 			if err := a.route(msg); err != nil {
 				return a.protocolFailed(err)
@@ -305,20 +299,11 @@ func (a *Assoc) readPData(length uint32, in *inbound) error {
 			continue
 		}
 		// Data set fragment.
-		if in.data == nil && in.held == nil {
+		if in.data == nil {
 			return a.protocolFailed(protoErr(AbortUnexpectedPDU, "data PDV on context %d without a command announcing it", pcID))
 		}
 		if pcID != in.dataCtx {
 			return a.protocolFailed(protoErr(AbortInvalidParamValue, "data set fragments on presentation contexts %d and %d", in.dataCtx, pcID))
-		}
-		if in.held != nil {
-			whole, err := a.startData(in, n, last)
-			if err != nil {
-				return err
-			}
-			if whole {
-				continue
-			}
 		}
 		if err := a.feed(in.data, n, &in.discard); err != nil {
 			return a.readFailed(unexpectedEOF(err))
@@ -329,43 +314,6 @@ func (a *Assoc) readPData(length uint32, in *inbound) error {
 		}
 	}
 	return nil
-}
-
-// startData routes the held message on its data set's first fragment, of
-// n bytes. A data set that is all in this fragment and small is read here
-// and routed whole (true); otherwise the message gets a pipe, which the
-// caller feeds.
-//
-// Only a request that nothing is queued ahead of goes whole: the pipe is
-// also what holds the read loop back while its reader is busy, so a peer
-// that sends pending responses (or requests) faster than they are
-// consumed waits for us, as TCP would make it, instead of overflowing the
-// queue.
-func (a *Assoc) startData(in *inbound, n int64, last bool) (whole bool, err error) {
-	msg := in.held
-	in.held = nil
-	if last && n <= wholeDataMax && !msg.Command.IsResponse() && len(a.requests) == 0 {
-		buf := make([]byte, n)
-		if _, err := io.ReadFull(a.br, buf); err != nil {
-			return false, a.readFailed(unexpectedEOF(err))
-		}
-		msg.Data = io.NopCloser(bytes.NewReader(buf))
-		if err := a.route(msg); err != nil {
-			return false, a.protocolFailed(err)
-		}
-		return true, nil
-	}
-	pr, pw := io.Pipe()
-	msg.Data = pr
-	in.data, in.discard = pw, false
-	a.feeding.Store(pr)
-	if isDone(a) || a.closed.Load() {
-		pr.Close()
-	}
-	if err := a.route(msg); err != nil {
-		return false, a.protocolFailed(err)
-	}
-	return false, nil
 }
 
 // feed passes the next n bytes of the socket to the data set pipe, from

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"slices"
 	"strings"
-	"sync"
 
 	"github.com/cockroachdb/pebble/v2"
 	"github.com/molar-pacs/molar/internal/dcm"
@@ -24,9 +23,6 @@ type commitReq struct {
 	n    int // instances deleted
 	err  error
 	done chan struct{}
-	// lead is closed when this request's caller is to commit the next
-	// group (committer.handOn).
-	lead chan struct{}
 }
 
 type deleteTarget struct{ study, series, sop string }
@@ -34,141 +30,67 @@ type deleteTarget struct{ study, series, sop string }
 // maxGroup bounds how many requests share one fsync.
 const maxGroup = 256
 
-// committer serialises writes to the index: one group at a time, led by
-// one of the callers waiting on it. Requests that arrive while a group is
-// being made durable form the next group, so concurrent writers share
-// fsyncs; a lone writer commits its own request on its own goroutine, with
-// no hand-off to another and back (on a small C-STORE those wake-ups were
-// a measurable part of the answer time).
-type committer struct {
-	apply func(group []*commitReq) // commits a group and closes each done
-
-	mu      sync.Mutex
-	queue   []*commitReq
-	leading bool       // a caller is committing, or has been asked to
-	idle    *sync.Cond // on mu: leading went false
-}
-
-func newCommitter(apply func([]*commitReq)) *committer {
-	c := &committer{apply: apply}
-	c.idle = sync.NewCond(&c.mu)
-	return c
-}
-
-// wait returns once req, queued by enqueue, is committed, committing
-// groups itself when lead is true or the lead is passed to it.
-func (c *committer) wait(req *commitReq, lead bool) {
-	for {
-		if lead {
-			c.lead()
-			lead = false
-		}
-		select {
-		case <-req.done:
-			return
-		case <-req.lead:
-			lead, req.lead = true, nil // closed: must not be taken again
-		}
-	}
-}
-
-// lead commits the next group and passes the lead on, even if the commit
-// panics.
-func (c *committer) lead() {
-	defer c.handOn()
-	c.apply(c.next())
-}
-
-// enqueue adds req and reports whether its caller must lead.
-func (c *committer) enqueue(req *commitReq) (lead bool) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.queue = append(c.queue, req)
-	if c.leading {
-		return false
-	}
-	c.leading = true
-	return true
-}
-
-// next takes the next group off the queue.
-func (c *committer) next() []*commitReq {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	n := min(len(c.queue), maxGroup)
-	group := slices.Clone(c.queue[:n])
-	c.queue = slices.Delete(c.queue, 0, n)
-	return group
-}
-
-// handOn passes the lead to the caller of the oldest waiting request, or
-// ends it. The leader does not go on committing others' groups itself:
-// its own caller is waiting for the answer.
-func (c *committer) handOn() {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if len(c.queue) > 0 {
-		close(c.queue[0].lead)
-		return
-	}
-	c.leading = false
-	c.idle.Broadcast()
-}
-
-// waitIdle returns once no group is being committed. Called by Close after
-// closing the store to new requests, it waits for the queue to drain.
-func (c *committer) waitIdle() {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	for c.leading {
-		c.idle.Wait()
-	}
-}
-
 func (s *Store) commit(ctx context.Context, req *commitReq) (*Result, error) {
 	req.done = make(chan struct{})
-	req.lead = make(chan struct{})
-	if err := ctx.Err(); err != nil {
-		return s.notQueued(req, err)
-	}
-	var lead bool
-	if err := s.whileOpen(func() error {
-		lead = s.committer.enqueue(req)
-		return nil
-	}); err != nil {
-		return s.notQueued(req, err)
+	err := s.whileOpen(func() error {
+		select {
+		case s.commits <- req:
+			return nil
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	})
+	if err != nil {
+		if req.add != nil {
+			s.blobs.Remove(req.add.rec.BlobID)
+		}
+		return nil, err
 	}
 	// Once queued the commit happens whatever the caller does, so wait for
 	// it: the caller must learn whether the instance is stored.
-	s.committer.wait(req, lead)
+	<-req.done
 	return req.res, req.err
 }
 
-func (s *Store) notQueued(req *commitReq, err error) (*Result, error) {
-	if req.add != nil {
-		s.blobs.Remove(req.add.rec.BlobID)
+// commitLoop is the single writer of the index. Requests that arrive while
+// one group is being made durable form the next group, so concurrent
+// writers share fsyncs instead of queueing behind each other.
+func (s *Store) commitLoop() {
+	defer s.wg.Done()
+	for {
+		var group []*commitReq
+		select {
+		case req := <-s.commits:
+			group = append(group, req)
+		case <-s.stop:
+			// Drain what was queued before Close.
+			for {
+				select {
+				case req := <-s.commits:
+					s.applyGroup([]*commitReq{req})
+				default:
+					return
+				}
+			}
+		}
+	more:
+		for len(group) < maxGroup {
+			select {
+			case req := <-s.commits:
+				group = append(group, req)
+			default:
+				break more
+			}
+		}
+		s.applyGroup(group)
 	}
-	return nil, err
 }
 
 func (s *Store) applyGroup(group []*commitReq) {
-	committed := false
 	defer func() {
-		// A panic runs on one writer's goroutine, which may recover
-		// from it: the others in its group learn of it as an error,
-		// unless their changes were committed before it.
-		r := recover()
-		for _, req := range group {
-			if r != nil && !committed && req.err == nil {
-				req.res, req.err = nil, fmt.Errorf("commit index: panic: %v", r)
-			}
-		}
 		s.counters.count(group)
 		for _, req := range group {
 			close(req.done)
-		}
-		if r != nil {
-			panic(r)
 		}
 	}()
 	t := s.newTxn()
@@ -209,7 +131,6 @@ func (s *Store) applyGroup(group []*commitReq) {
 	if err == nil {
 		err = t.b.Commit(pebble.Sync)
 	}
-	committed = err == nil
 	if err != nil {
 		err = fmt.Errorf("commit index: %w", err)
 		s.log.Error("store commit failed", "err", err, "requests", len(group))

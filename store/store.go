@@ -72,9 +72,9 @@ type Store struct {
 	policy DuplicatePolicy
 	lease  *blobLease
 
-	committer *committer
-	stop      chan struct{}
-	wg        sync.WaitGroup // the spiller
+	commits chan *commitReq
+	stop    chan struct{}
+	wg      sync.WaitGroup
 
 	counters counters
 	feed     changeFeed
@@ -130,15 +130,15 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 		return nil, err
 	}
 	s := &Store{
-		view:   view{rd: db},
-		db:     db,
-		blobs:  blobs,
-		log:    opts.Logger,
-		policy: opts.Duplicates,
-		stop:   make(chan struct{}),
-		spill:  newSpiller(),
+		view:    view{rd: db},
+		db:      db,
+		blobs:   blobs,
+		log:     opts.Logger,
+		policy:  opts.Duplicates,
+		commits: make(chan *commitReq, 256),
+		stop:    make(chan struct{}),
+		spill:   newSpiller(),
 	}
-	s.committer = newCommitter(s.applyGroup)
 	if err := s.recover(ctx); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("open store: recover: %w", err)
@@ -152,7 +152,8 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 		db.Close()
 		return nil, fmt.Errorf("open store: read change feed: %w", err)
 	}
-	s.wg.Add(1)
+	s.wg.Add(2)
+	go s.commitLoop()
 	go s.spillLoop()
 	return s, nil
 }
@@ -181,7 +182,6 @@ func (s *Store) Close() error {
 		s.closeMu.Lock()
 		s.closed = true
 		s.closeMu.Unlock()
-		s.committer.waitIdle()
 		close(s.stop)
 		s.wg.Wait()
 		// Leave every instance in its blob file, where fsck --repair
