@@ -180,7 +180,7 @@ func Repair(ctx context.Context, dir string, progress func(done int)) (*RepairRe
 	// that: Open's recovery would trust the index this is repairing.
 	if old, err := openPebble(filepath.Join(dir, "index"), 0, nil); err == nil {
 		s := &Store{view: view{rd: old}, db: old, blobs: blobs}
-		err := s.spillAll(s.spillDirect)
+		err := s.spillAll(s.spillDirect, nil)
 		old.Close()
 		if err != nil {
 			return nil, fmt.Errorf("repair: write out small instances held in the old index: %w", err)

@@ -95,7 +95,7 @@ func spillNow(t testing.TB, s *Store) {
 	if s == nil {
 		return
 	}
-	if err := s.spillAll(s.spillThroughCommitter); err != nil {
+	if err := s.spillAll(s.spillThroughCommitter, nil); err != nil {
 		t.Fatalf("spill: %v", err)
 	}
 }

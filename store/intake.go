@@ -23,19 +23,26 @@ import (
 // The bytes go into the same batch as the instance's records (table 'b',
 // blob ID → bytes) and are acknowledged with it. The spiller later writes
 // them out to blob files, as every other instance is stored, and then
-// removes them from the index: when the archive has been idle for
-// spillIdle, when it holds more than spillHeld bytes this way, and at
-// Close and Open. So the blob files are the whole archive again within
-// moments, and always after a clean stop ("molar fsck --repair" rebuilds
-// the index from them).
+// removes them from the index: once the archive has been idle for
+// spillIdle, and at Close and Open. So the blob files are the whole
+// archive again within moments of a burst, and always after a clean stop
+// ("molar fsck --repair" rebuilds the index from them).
+//
+// Writing a file per instance (create, fsync, directory fsync) is the very
+// cost inline storage takes off the C-STORE's answer, and on a 2-core
+// machine a spill running beside a burst slowed it by a quarter. So the
+// spiller gives way: it stops after the batch in hand when new inline
+// instances arrive, and waits for the next pause. Only when more than
+// spillHeld bytes are waiting does it spill through a burst, so that what
+// a clean stop has to write out stays bounded.
 
 // inlineMax is the largest instance (Part 10 bytes) held in the index.
 const inlineMax = 64 << 10
 
 const (
 	spillIdle  = 500 * time.Millisecond
-	spillHeld  = 32 << 20
-	spillBatch = 256
+	spillHeld  = 128 << 20
+	spillBatch = 32
 )
 
 // intake receives an instance's bytes: in memory while they fit in
@@ -116,11 +123,17 @@ func (s *Store) openBlob(id uint64, pending map[uint64][]byte) (Blob, error) {
 
 // spiller is the background half of inline storage.
 type spiller struct {
-	held atomic.Int64  // bytes committed inline since the last spill (an estimate)
+	// held estimates the inline bytes not yet written out: added at each
+	// commit, taken off as batches are spilled. Deleted instances are not
+	// taken off, so it errs high, which only spills sooner.
+	held atomic.Int64
 	wake chan struct{} // a group with inline bytes committed
+	idle time.Duration // spillIdle, but for tests
 }
 
-func newSpiller() *spiller { return &spiller{wake: make(chan struct{}, 1)} }
+func newSpiller(idle time.Duration) *spiller {
+	return &spiller{wake: make(chan struct{}, 1), idle: idle}
+}
 
 // committed is called by the committer after a group with n inline bytes.
 func (sp *spiller) committed(n int64) {
@@ -134,8 +147,32 @@ func (sp *spiller) committed(n int64) {
 	}
 }
 
-// spillLoop writes inline blobs out to files when the archive is idle or
-// holds too much inline, until the store closes.
+// spilled takes n bytes written out off held.
+func (sp *spiller) spilled(n int64) {
+	if sp.held.Add(-n) < 0 {
+		sp.held.Store(0)
+	}
+}
+
+// interrupted reports whether inline instances arrived since the spiller
+// last looked, and it should give way to them.
+func (sp *spiller) interrupted() bool {
+	if sp.held.Load() >= spillHeld {
+		return false
+	}
+	select {
+	case <-sp.wake:
+		return true
+	default:
+		return false
+	}
+}
+
+// errInterrupted: the spill gave way to new instances.
+var errInterrupted = errors.New("spill interrupted")
+
+// spillLoop writes inline blobs out to files when the archive is idle (or
+// holds too much inline), until the store closes.
 func (s *Store) spillLoop() {
 	defer s.wg.Done()
 	sp := s.spill
@@ -145,28 +182,48 @@ func (s *Store) spillLoop() {
 			return
 		case <-sp.wake:
 		}
-		// Wait for a pause in the inflow, unless it never comes.
-		for sp.held.Load() < spillHeld {
-			select {
-			case <-s.stop:
+		for {
+			if !s.awaitPause() {
 				return
-			case <-sp.wake:
+			}
+			err := s.spillAll(s.spillThroughCommitter, sp.interrupted)
+			if errors.Is(err, errInterrupted) {
 				continue
-			case <-time.After(spillIdle):
+			}
+			if err != nil {
+				s.log.Error("store: writing inline instances to blob files", "err", err)
 			}
 			break
-		}
-		sp.held.Store(0)
-		if err := s.spillAll(s.spillThroughCommitter); err != nil {
-			s.log.Error("store: writing inline instances to blob files", "err", err)
 		}
 	}
 }
 
+// awaitPause waits until no inline instance has been committed for
+// spillIdle, or spillHeld bytes are held; false if the store closes.
+func (s *Store) awaitPause() bool {
+	sp := s.spill
+	for sp.held.Load() < spillHeld {
+		select {
+		case <-s.stop:
+			return false
+		case <-sp.wake:
+			continue
+		case <-time.After(sp.idle):
+		}
+		break
+	}
+	return true
+}
+
 // spillAll writes every inline blob to its file, spillBatch at a time,
-// and has done(ids) drop them from the index.
-func (s *Store) spillAll(done func(ids []uint64) error) error {
+// and has done(ids) drop them from the index. Between batches it stops
+// with errInterrupted if interrupted (nil: never) says so.
+func (s *Store) spillAll(done func(ids []uint64) error, interrupted func() bool) error {
 	for {
+		if interrupted != nil && interrupted() {
+			return errInterrupted
+		}
+		var size int64 // of this batch
 		// No whileOpen: the index closes only after the spiller has
 		// stopped (it is one of the store's goroutines) or, at Close,
 		// after this.
@@ -180,6 +237,7 @@ func (s *Store) spillAll(done func(ids []uint64) error) error {
 				return err
 			}
 			ids = append(ids, id)
+			size += int64(len(v))
 			if len(ids) == spillBatch {
 				return errBatchFull
 			}
@@ -196,6 +254,9 @@ func (s *Store) spillAll(done func(ids []uint64) error) error {
 		}
 		if err := done(ids); err != nil {
 			return err
+		}
+		if s.spill != nil { // nil in Repair's bare store
+			s.spill.spilled(size)
 		}
 	}
 }

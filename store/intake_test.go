@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
+	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
@@ -228,5 +230,83 @@ func TestRepairWritesOutInline(t *testing.T) {
 	s = openTestStore(t, Options{Dir: dir})
 	if got := readBack(t, s, sp.SOPInstanceUID); !bytes.Equal(got, data) {
 		t.Error("the instance reads back other bytes")
+	}
+}
+
+// A spill gives way to new instances after the batch in hand, unless
+// more than spillHeld is waiting; what it has written out is no longer
+// counted as held.
+func TestSpillGivesWay(t *testing.T) {
+	dir := t.TempDir()
+	// The background spiller never finds a pause: the test spills.
+	s := openTestStore(t, Options{Dir: dir, spillIdle: time.Hour})
+	const n = spillBatch + 10
+	for i := range n {
+		sp := synth.Spec{StudyUID: "1.2.826.0.16.1", SeriesUID: "1.2.826.0.16.1.1",
+			SOPInstanceUID: fmt.Sprintf("1.2.826.0.16.1.1.%d", i+1), Rows: 1, Columns: 2}
+		mustIngest(t, s, mustSynth(t, sp), Stored)
+	}
+	heldBefore := s.spill.held.Load()
+	if got := len(inlineKeys(t, s)); got != n || heldBefore <= 0 {
+		t.Fatalf("%d inline instances, %d bytes held; want %d and more than 0", got, heldBefore, n)
+	}
+
+	// An instance arrives while the first batch is written.
+	batches := 0
+	interrupted := func() bool {
+		batches++
+		return batches == 2
+	}
+	if err := s.spillAll(s.spillThroughCommitter, interrupted); !errors.Is(err, errInterrupted) {
+		t.Fatalf("spill: %v, want it interrupted", err)
+	}
+	if got := len(inlineKeys(t, s)); got != n-spillBatch {
+		t.Fatalf("%d inline after one batch and an interruption, want %d", got, n-spillBatch)
+	}
+	if held := s.spill.held.Load(); held <= 0 || held >= heldBefore {
+		t.Errorf("held %d after spilling one batch of %d bytes' worth, want less but more than 0", held, heldBefore)
+	}
+
+	if err := s.spillAll(s.spillThroughCommitter, nil); err != nil {
+		t.Fatalf("spill: %v", err)
+	}
+	if got := len(inlineKeys(t, s)); got != 0 {
+		t.Fatalf("%d still inline", got)
+	}
+	if files := blobFiles(t, nil, dir); len(files) != n {
+		t.Fatalf("%d blob files, want %d", len(files), n)
+	}
+	fsckClean(t, s)
+}
+
+// The spiller is interrupted by instances committed since it last looked,
+// unless spillHeld bytes are waiting.
+func TestSpillerInterrupted(t *testing.T) {
+	sp := newSpiller(spillIdle)
+	if sp.interrupted() {
+		t.Fatal("interrupted with nothing committed")
+	}
+	sp.committed(100)
+	if !sp.interrupted() {
+		t.Fatal("not interrupted by a commit")
+	}
+	if sp.interrupted() {
+		t.Fatal("interrupted twice by one commit")
+	}
+	sp.committed(0) // a group with no inline instances
+	if sp.interrupted() {
+		t.Fatal("interrupted by a group with no inline bytes")
+	}
+	sp.spilled(40)
+	if got := sp.held.Load(); got != 60 {
+		t.Fatalf("held %d after 100 committed and 40 spilled", got)
+	}
+	sp.spilled(1000)
+	if got := sp.held.Load(); got != 0 {
+		t.Fatalf("held %d after spilling more than was counted, want 0", got)
+	}
+	sp.committed(spillHeld)
+	if sp.interrupted() {
+		t.Fatal("gave way with spillHeld bytes waiting")
 	}
 }

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"cmp"
 	"context"
 	"encoding/binary"
 	"errors"
@@ -9,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"time"
 
 	"github.com/cockroachdb/pebble/v2"
 	"github.com/molar-pacs/molar/internal/pebbledb"
@@ -54,10 +56,13 @@ type Options struct {
 	Logger     *slog.Logger
 	// CacheSize is Pebble's block cache in bytes; 0 picks defaultCacheSize.
 	CacheSize int64
+
+	// spillIdle, for tests, replaces the constant of that name.
+	spillIdle time.Duration
 }
 
 // indexMemTable is the index's memtable size; see openPebble.
-const indexMemTable = 2 * spillHeld
+const indexMemTable = 64 << 20
 
 // defaultCacheSize holds the hot part of a million-instance index (the
 // study, series and secondary-index tables queries touch are about 150 MB).
@@ -137,14 +142,14 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 		policy:  opts.Duplicates,
 		commits: make(chan *commitReq, 256),
 		stop:    make(chan struct{}),
-		spill:   newSpiller(),
+		spill:   newSpiller(cmp.Or(opts.spillIdle, spillIdle)),
 	}
 	if err := s.recover(ctx); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("open store: recover: %w", err)
 	}
 	// Inline instances of a run that did not stop cleanly.
-	if err := s.spillAll(s.spillDirect); err != nil {
+	if err := s.spillAll(s.spillDirect, nil); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("open store: write inline instances to blob files: %w", err)
 	}
@@ -166,8 +171,9 @@ func openPebble(dir string, cacheSize int64, log *slog.Logger) (*pebble.DB, erro
 		cacheSize = defaultCacheSize
 	}
 	// The memtable holds inline instances (intake.go) until they are
-	// written out: sized above spillHeld, their bytes are usually deleted
-	// before a flush would copy them into the LSM tree.
+	// written out: large enough for a burst of them, whose bytes are
+	// then deleted in the next pause before a flush copies them into the
+	// LSM tree. A longer run of them is flushed like any other data.
 	db, err := pebbledb.Open(dir, pebbledb.Options{CacheSize: cacheSize, MemTableSize: indexMemTable, Name: "index", Logger: log})
 	if err != nil {
 		return nil, fmt.Errorf("open index: %w", err)
@@ -186,7 +192,7 @@ func (s *Store) Close() error {
 		s.wg.Wait()
 		// Leave every instance in its blob file, where fsck --repair
 		// finds it.
-		if err := s.spillAll(s.spillDirect); err != nil {
+		if err := s.spillAll(s.spillDirect, nil); err != nil {
 			s.closeErr = fmt.Errorf("close store: write inline instances to blob files: %w", err)
 		}
 		if err := s.lease.close(); err != nil && s.closeErr == nil {
