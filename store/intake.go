@@ -124,8 +124,9 @@ func (s *Store) openBlob(id uint64, pending map[uint64][]byte) (Blob, error) {
 // spiller is the background half of inline storage.
 type spiller struct {
 	// held estimates the inline bytes not yet written out: added at each
-	// commit, taken off as batches are spilled. Deleted instances are not
-	// taken off, so it errs high, which only spills sooner.
+	// commit, taken off as batches are spilled, zero when none are left.
+	// Instances deleted before their spill are not taken off, so between
+	// spills it errs high, which only spills sooner.
 	held atomic.Int64
 	wake chan struct{} // a group with inline bytes committed
 	idle time.Duration // spillIdle, but for tests
@@ -247,6 +248,10 @@ func (s *Store) spillAll(done func(ids []uint64) error, interrupted func() bool)
 			return err
 		}
 		if len(ids) == 0 {
+			if s.spill != nil {
+				// Nothing is held: forget what deletions left counted.
+				s.spill.held.Store(0)
+			}
 			return nil
 		}
 		if err := s.blobs.Sync(ids); err != nil {

@@ -273,6 +273,9 @@ func TestSpillGivesWay(t *testing.T) {
 	if got := len(inlineKeys(t, s)); got != 0 {
 		t.Fatalf("%d still inline", got)
 	}
+	if held := s.spill.held.Load(); held != 0 {
+		t.Errorf("held %d with nothing left inline, want 0", held)
+	}
 	if files := blobFiles(t, nil, dir); len(files) != n {
 		t.Fatalf("%d blob files, want %d", len(files), n)
 	}
