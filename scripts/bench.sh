@@ -11,6 +11,9 @@
 #                     the repository root, gitignored). The query stores are
 #                     built on the first run (1M instances take several
 #                     minutes) and reused afterwards.
+#   MOLAR_BENCH_BINARY  a molar binary to run instead of building
+#                     ./cmd/molar, to compare two builds side by side
+#                     (internal/benchpeer.MolarBinary)
 #   BENCHTIME         go test -benchtime (default 1s)
 #   COUNT             go test -count (default 3: the table shows medians,
 #                     which the disk-bound results need on a shared VM)
