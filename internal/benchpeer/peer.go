@@ -1,6 +1,9 @@
 package benchpeer
 
-import "testing"
+import (
+	"testing"
+	"time"
+)
 
 // Peer is a server under test: its process and its own count of what it
 // holds. Molar and Orthanc are Peers; dimsebench's storescp is one too.
@@ -30,9 +33,16 @@ func (p *Peer) Expect(tb testing.TB, want int) {
 // send resends an instance and none pays for the previous one's writes;
 // after it, p must hold every instance sent so far (Expect). A send that
 // fails fails b, with the tail of p's log.
+//
+// It also reports on-disk-instances/s: the rate counting, besides the send,
+// the sync(2) straight after it, which writes out whatever the peer left
+// in the page cache. A peer that answers only once an instance is durable
+// leaves next to nothing; one that never syncs (storescp) leaves its
+// files, so this is its rate of getting them onto the disk.
 func TimeSends(b *testing.B, c *Corpus, p *Peer, send func() error) {
 	b.ResetTimer()
 	b.StopTimer()
+	var flush time.Duration
 	for i := range b.N {
 		if err := c.Next(); err != nil {
 			b.Fatal(err)
@@ -44,9 +54,16 @@ func TimeSends(b *testing.B, c *Corpus, p *Peer, send func() error) {
 		if err != nil {
 			b.Fatalf("%v\n%s", err, p.Proc.LogTail())
 		}
+		start := time.Now()
+		SyncDisks()
+		flush += time.Since(start)
 		p.Expect(b, (i+1)*len(c.Instances))
 	}
-	Report(b, b.N*len(c.Instances), int64(b.N)*c.Bytes)
+	n := b.N * len(c.Instances)
+	Report(b, n, int64(b.N)*c.Bytes)
+	if sec := (b.Elapsed() + flush).Seconds(); sec > 0 {
+		b.ReportMetric(float64(n)/sec, "on-disk-instances/s")
+	}
 }
 
 // Report sets b's metrics for instances and bytes over the timed time:

@@ -44,6 +44,12 @@ var targets = []target{
 	{Bench: "CStoreFilms/peer=molar/assocs=2", Per: "CStoreFilms/peer=orthanc/assocs=2", Unit: "instances/s", Cmp: atLeast, Limit: 2.0},
 	{Bench: "CStoreFilms/peer=molar/assocs=1", Per: "CStoreFilms/peer=storescp/assocs=1", Unit: "instances/s", Cmp: atLeast, Limit: 0.80},
 	{Bench: "CStoreFilms/peer=molar/assocs=2", Per: "CStoreFilms/peer=storescp/assocs=2", Unit: "instances/s", Cmp: atLeast, Limit: 0.80},
+	// The same 80 %, with each receiver's files counted once they are on
+	// the disk (benchpeer.TimeSends: a sync(2) after the send). This is
+	// storescp "receiving the files to disk" with every file's write-out
+	// batched into one sync at the end, which is still in its favour.
+	{Bench: "CStoreFilms/peer=molar/assocs=1", Per: "CStoreFilms/peer=storescp/assocs=1", Unit: "on-disk-instances/s", Cmp: atLeast, Limit: 0.80},
+	{Bench: "CStoreFilms/peer=molar/assocs=2", Per: "CStoreFilms/peer=storescp/assocs=2", Unit: "on-disk-instances/s", Cmp: atLeast, Limit: 0.80},
 	// C-STORE of 500 instances of ≈10 kB over one association.
 	{Bench: "CStoreSmall/peer=molar", Per: "CStoreSmall/peer=orthanc", Unit: "instances/s", Cmp: atLeast, Limit: 3.0},
 	// C-MOVE of a 10-film study to a storescp: at least 80 % of what that

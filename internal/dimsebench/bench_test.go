@@ -29,7 +29,9 @@ package dimsebench
 //
 // Metrics: instances/s and MB/s (10^6 bytes of Part 10 files) over the
 // timed time; ns/op is the time to send the corpus (or move the study)
-// once.
+// once. The C-STORE benchmarks also report on-disk-instances/s, which
+// counts the sync(2) after each send as well (benchpeer.TimeSends): the
+// rate for storescp, which never syncs, of getting the files onto the disk.
 
 import (
 	"fmt"
